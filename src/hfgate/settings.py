@@ -1,0 +1,61 @@
+"""Settings, read once from the environment (``HFGATE_*``), with defaults that need nothing else."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_HOME = Path.home() / ".local" / "share" / "hfgate"
+MIB = 1024 * 1024
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _number(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = DEFAULT_HOME
+    database_url: str = ""
+    redis_url: str = ""
+    secret_keys: tuple[str, ...] = ()
+    allow_hosts: tuple[str, ...] = ()
+    hub_url: str = "https://huggingface.co"
+    cold_start_timeout: float = 600.0
+    max_body_bytes: int = 10 * MIB
+    pending_interval: float = 5.0
+    admin_key: str = ""
+    owner_email: str = "owner@localhost"
+    owner_password: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        home = Path(env.get("HFGATE_HOME") or DEFAULT_HOME).expanduser()
+        return cls(
+            home=home,
+            database_url=env.get("HFGATE_DATABASE_URL")
+            or f"sqlite+aiosqlite:///{home / 'hfgate.db'}",
+            redis_url=env.get("HFGATE_REDIS_URL", ""),
+            secret_keys=_split(env.get("HFGATE_SECRET_KEY")),
+            allow_hosts=_split(env.get("HFGATE_ALLOW_HOSTS")),
+            hub_url=(env.get("HFGATE_HUB_URL") or "https://huggingface.co").rstrip("/"),
+            cold_start_timeout=_number(env, "HFGATE_COLD_START_TIMEOUT", 600.0),
+            max_body_bytes=int(_number(env, "HFGATE_MAX_BODY_BYTES", 10 * MIB)),
+            pending_interval=_number(env, "HFGATE_PENDING_INTERVAL", 5.0),
+            admin_key=env.get("HFGATE_ADMIN_KEY", ""),
+            owner_email=env.get("HFGATE_OWNER_EMAIL") or "owner@localhost",
+            owner_password=env.get("HFGATE_OWNER_PASSWORD", ""),
+        )
