@@ -1,0 +1,41 @@
+"""The ASGI application: services in, routes and the error boundary on top."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from hfgate import __version__
+from hfgate.api import errors
+from hfgate.api.limits import BodySizeLimit
+from hfgate.api.routes import health, integrations, models, openai, tgi
+from hfgate.services import Services
+from hfgate.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    svc = Services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await svc.start()
+        try:
+            yield
+        finally:
+            await svc.close()
+
+    app = FastAPI(
+        title="hfgate",
+        version=__version__,
+        summary="A gateway and workspace for Hugging Face Inference Endpoints",
+        lifespan=lifespan,
+    )
+    app.state.services = svc
+    errors.install(app)
+    for module in (health, models, openai, integrations, tgi):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,61 @@
+"""The model catalog: ``GET /v1/models`` (OpenAI shape plus hfgate's fields) and ``/api/models``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from hfgate.api.deps import caller, services
+from hfgate.auth import Principal
+from hfgate.catalog import ServedModel
+from hfgate.services import Services
+
+router = APIRouter(tags=["models"])
+
+
+def _model_entry(model: ServedModel, svc: Services) -> dict[str, Any]:
+    status = svc.board.get(model.name)
+    created = int(model.created_at.timestamp()) if model.created_at else 0
+    return {
+        "id": model.name,
+        "object": "model",
+        "created": created,
+        "owned_by": "hfgate",
+        "model_name": model.model_name,
+        "context_window": model.context_window,
+        "engine": model.engine,
+        "engine_version": model.engine_version,
+        "status": status.status,
+        "status_detail": status.detail,
+    }
+
+
+@router.get("/v1/models")
+async def list_models(request: Request, _caller: Principal = Depends(caller)) -> dict[str, Any]:
+    svc = services(request)
+    return {"object": "list", "data": [_model_entry(m, svc) for m in svc.catalog.all()]}
+
+
+@router.get("/api/models")
+async def list_models_detailed(
+    request: Request, _caller: Principal = Depends(caller)
+) -> dict[str, Any]:
+    """Served models plus integrations still waiting for their endpoint (status ``pending``)."""
+    svc = services(request)
+    served = [_model_entry(m, svc) for m in svc.catalog.all()]
+    pending = [
+        {
+            "id": row["name"],
+            "object": "model",
+            "model_name": row["model_name"],
+            "context_window": row["context_window"],
+            "engine": row["engine"],
+            "engine_version": row["engine_version"],
+            "status": "pending",
+            "status_detail": row["status_detail"],
+        }
+        for row in await svc.integrations.list()
+        if row["state"] == "pending"
+    ]
+    return {"object": "list", "data": served + pending}

@@ -1,0 +1,77 @@
+"""OpenAI-compatible generation: ``POST /v1/chat/completions`` and ``POST /v1/completions``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response, StreamingResponse
+
+from hfgate.api.deps import caller, services
+from hfgate.api.disconnect import cancel_on_disconnect
+from hfgate.auth import Principal
+from hfgate.chat.request import parse_chat_request, parse_completion_request
+from hfgate.chat.service import Caller, Prepared
+from hfgate.errors import InvalidRequest
+
+router = APIRouter(tags=["openai"])
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+OBJECT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+async def json_body(request: Request) -> Any:
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def strict(request: Request) -> bool:
+    """``X-Hfgate-Strict: 1`` refuses a too-large max_tokens instead of clamping it."""
+    return request.headers.get("x-hfgate-strict", "").lower() in ("1", "true", "yes")
+
+
+async def _respond(request: Request, prepared: Prepared, who: Caller, stream: bool) -> Response:
+    chat = services(request).chat
+    headers = prepared.headers()
+    if stream:
+        body = chat.stream(prepared, who)
+        return StreamingResponse(
+            body, media_type="text/event-stream", headers=SSE_HEADERS | headers
+        )
+    result = await cancel_on_disconnect(request, chat.complete(prepared, who))
+    return Response(orjson.dumps(result), media_type="application/json", headers=headers)
+
+
+@router.post("/v1/chat/completions", openapi_extra=OBJECT_BODY)
+async def chat_completions(request: Request, principal: Principal = Depends(caller)) -> Response:
+    chat_request = parse_chat_request(await json_body(request))
+    prepared = await services(request).chat.prepare_chat(chat_request, strict=strict(request))
+    who = Caller(principal, "chat")
+    return await _respond(request, prepared, who, chat_request.stream)
+
+
+@router.post("/v1/completions", openapi_extra=OBJECT_BODY)
+async def completions(request: Request, principal: Principal = Depends(caller)) -> Response:
+    completion_request = parse_completion_request(await json_body(request))
+    prepared = await services(request).chat.prepare_completion(
+        completion_request, strict=strict(request)
+    )
+    who = Caller(principal, "completion")
+    return await _respond(request, prepared, who, completion_request.stream)
+
+
+@router.get("/api/usage")
+async def usage(
+    request: Request, principal: Principal = Depends(caller), days: int = 30
+) -> dict[str, Any]:
+    """Token usage by model and by key; members see their own, admins everyone's."""
+    if not 1 <= days <= 3650:
+        raise InvalidRequest("days must be between 1 and 3650", param="days")
+    return await services(request).usage.summary(principal, days)

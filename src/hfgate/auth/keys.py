@@ -1,0 +1,123 @@
+"""hfgate API keys: ``hfg_`` + 43 random characters, shown once, stored as SHA-256.
+
+A key is 256 random bits, so a fast hash is as safe as a slow one and keeps the hot path quick;
+passwords (low entropy) get argon2 instead. Authenticated keys are cached for a few seconds so
+a busy caller costs one dictionary lookup, not one query, per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from hfgate.errors import AuthenticationRequired, PermissionDenied
+from hfgate.storage import Database
+from hfgate.storage.tables import ApiKey, User
+
+KEY_PREFIX = "hfg_"
+CACHE_SECONDS = 5.0
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: int
+    email: str
+    role: Role
+    key_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in (Role.OWNER, Role.ADMIN)
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise PermissionDenied(
+                "this needs an admin or owner; ask one of them to do it or to change your role"
+            )
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache: dict[str, tuple[float, Principal]] = {}
+
+    async def authenticate(self, key: str | None) -> Principal:
+        if not key:
+            raise AuthenticationRequired(
+                "an hfgate API key is required: send `Authorization: Bearer hfg_…`"
+            )
+        digest = hash_key(key)
+        cached = self._cache.get(digest)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        principal = await self._lookup(digest)
+        self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal)
+        return principal
+
+    async def _lookup(self, digest: str) -> Principal:
+        async with self._db.session() as session:
+            row = (
+                await session.execute(
+                    select(ApiKey, User)
+                    .join(User, ApiKey.user_id == User.id)
+                    .where(ApiKey.key_hash == digest)
+                )
+            ).first()
+            if row is None:
+                raise AuthenticationRequired("this hfgate API key is not valid")
+            key, user = row
+            now = datetime.now(UTC)
+            if key.revoked_at is not None:
+                raise AuthenticationRequired("this hfgate API key was revoked")
+            if key.expires_at is not None and _aware(key.expires_at) <= now:
+                raise AuthenticationRequired("this hfgate API key has expired")
+            key.last_used_at = now
+            await session.commit()
+            return Principal(user.id, user.email, Role(user.role), key.id)
+
+    async def ensure_user(self, email: str, role: Role) -> User:
+        async with self._db.session() as session:
+            user = await session.scalar(select(User).where(User.email == email))
+            if user is None:
+                user = User(email=email, role=role)
+                session.add(user)
+                await session.commit()
+            return user
+
+    async def ensure_key(self, user_id: int, name: str, key: str) -> None:
+        """Register a known key (HFGATE_ADMIN_KEY) if it is not stored yet."""
+        digest = hash_key(key)
+        async with self._db.session() as session:
+            if await session.scalar(select(ApiKey.id).where(ApiKey.key_hash == digest)) is None:
+                session.add(ApiKey(user_id=user_id, name=name, prefix=key[:12], key_hash=digest))
+                await session.commit()
+
+    async def bootstrap(self, owner_email: str, admin_key: str) -> None:
+        owner = await self.ensure_user(owner_email, Role.OWNER)
+        if admin_key:
+            await self.ensure_key(owner.id, "HFGATE_ADMIN_KEY", admin_key)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes even for timezone-aware columns.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

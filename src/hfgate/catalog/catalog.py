@@ -1,0 +1,83 @@
+"""The served models, loaded from the integrations table and held in memory for the hot path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from hfgate.storage import Database
+from hfgate.storage.crypto import SecretBox
+from hfgate.storage.tables import Integration
+
+
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    name: str
+    integration_id: str
+    model_name: str
+    endpoint: str
+    api_key: str = field(repr=False)
+    context_window: int = 0
+    engine: str = "tgi"
+    engine_version: str | None = None
+    chat_route: str = "messages"
+    tokenize_route: str | None = None
+    max_total_tokens: int | None = None
+    max_input_tokens: int | None = None
+    created_at: datetime | None = None
+    served_model: str = ""  # the id an OpenAI-compatible server expects in "model"
+
+    @classmethod
+    def from_row(cls, row: Integration, api_key: str) -> ServedModel:
+        facts: dict[str, Any] = row.facts or {}
+        return cls(
+            name=row.name,
+            integration_id=row.id,
+            model_name=row.model_name,
+            endpoint=row.endpoint,
+            api_key=api_key,
+            context_window=row.context_window,
+            engine=facts.get("engine", "tgi"),
+            engine_version=facts.get("engine_version"),
+            chat_route=facts.get("chat_route", "messages"),
+            tokenize_route=facts.get("tokenize_route"),
+            max_total_tokens=facts.get("max_total_tokens"),
+            max_input_tokens=facts.get("max_input_tokens"),
+            created_at=row.created_at,
+            served_model=_served_model(row.model_name, facts.get("served_models") or []),
+        )
+
+
+def _served_model(model_name: str, served: list[str]) -> str:
+    return model_name if model_name in served or not served else served[0]
+
+
+class Catalog:
+    """Every validated integration by model name; reloaded whenever an integration changes."""
+
+    def __init__(self, db: Database, box: SecretBox) -> None:
+        self._db = db
+        self._box = box
+        self._models: dict[str, ServedModel] = {}
+
+    async def reload(self) -> None:
+        async with self._db.session() as session:
+            rows = (
+                await session.scalars(select(Integration).where(Integration.state == "ready"))
+            ).all()
+        self._models = {
+            row.name: ServedModel.from_row(row, self._box.decrypt(row.api_key_encrypted))
+            for row in rows
+        }
+
+    def get(self, name: str) -> ServedModel | None:
+        return self._models.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._models)
+
+    def all(self) -> list[ServedModel]:
+        return [self._models[name] for name in sorted(self._models)]

@@ -1,0 +1,140 @@
+"""Waiting out scale-to-zero cold starts.
+
+Each attempt carries ``X-Scale-Up-Timeout`` (a short hold at first, so a sleeping endpoint is
+noticed within seconds). When the endpoint answers 502/503/504, one *waker* per model takes
+over: it holds a ``GET /health`` at the proxy until a replica is up, with backoff, until the
+deadline. Every other request for that model waits on the same waker instead of knocking on
+the endpoint itself — one wake-up however many callers. While they wait, callers receive
+``Waiting`` ticks (streams turn them into SSE keep-alive comments). Nothing here retries once
+an attempt has succeeded: after the first token, failures are the caller's to report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from hfgate.catalog import ModelStatus, ServedModel, StatusBoard
+from hfgate.errors import (
+    EndpointColdStart,
+    EndpointColdStartTimeout,
+    EndpointPaused,
+    UpstreamAuthFailed,
+    UpstreamUnreachable,
+)
+from hfgate.upstream.endpoints import platform_error
+from hfgate.upstream.transport import Transport
+
+T = TypeVar("T")
+FIRST_HOLD = 5.0  # seconds the proxy may hold a first attempt before we learn it is cold
+MAX_HOLD = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    elapsed: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ready(Generic[T]):
+    value: T
+
+
+class ColdStarts:
+    def __init__(self, transport: Transport, board: StatusBoard, timeout: float) -> None:
+        self.transport = transport
+        self.board = board
+        self.timeout = timeout
+        self._wakers: dict[str, asyncio.Task[None]] = {}
+
+    def is_waking(self, name: str) -> bool:
+        return name in self._wakers
+
+    async def run(self, model: ServedModel, attempt: Callable[[float], Awaitable[T]]) -> T:
+        """Call ``attempt(hold)`` until the endpoint is awake; for non-streaming callers."""
+        async for item in self.attempts(model, attempt, tick=None):
+            if isinstance(item, Ready):
+                return item.value
+        raise AssertionError("attempts() ends with Ready or raises")
+
+    async def attempts(
+        self, model: ServedModel, attempt: Callable[[float], Awaitable[T]], tick: float | None
+    ) -> AsyncIterator[Waiting | Ready[T]]:
+        """Yield ``Waiting`` every ``tick`` seconds while the endpoint wakes, then ``Ready``."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.timeout
+        while True:
+            waker = self._wakers.get(model.name)
+            if waker is not None:
+                async for waited in _wait(asyncio.shield(waker), started, tick):
+                    yield waited
+                waker.result()  # re-raises the waker's timeout, pause or auth failure
+            hold = min(FIRST_HOLD, max(1.0, deadline - loop.time()))
+            task = asyncio.ensure_future(attempt(hold))
+            try:
+                async for waited in _wait(task, started, tick):
+                    yield waited
+                value = task.result()
+            except EndpointColdStart:
+                self._start_waker(model, deadline)
+                continue
+            finally:
+                task.cancel()
+            yield Ready(value)
+            return
+
+    def _start_waker(self, model: ServedModel, deadline: float) -> None:
+        if model.name not in self._wakers:
+            self.board.set(model.name, ModelStatus.WAKING, "waking up from scale-to-zero")
+            task = asyncio.create_task(self._wake(model, deadline), name=f"wake:{model.name}")
+            self._wakers[model.name] = task
+            task.add_done_callback(lambda _t: self._wakers.pop(model.name, None))
+
+    async def _wake(self, model: ServedModel, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        backoff = 0.5
+        while (left := deadline - loop.time()) > 0:
+            hold = min(left, MAX_HOLD)
+            with contextlib.suppress(UpstreamUnreachable):
+                reply = await self.transport.request(
+                    "GET",
+                    model.endpoint + "/health",
+                    token=model.api_key,
+                    headers={"X-Scale-Up-Timeout": str(max(1, int(hold)))},
+                    timeout=hold + 30,
+                )
+                if reply.status == 200:
+                    self.board.set(model.name, ModelStatus.READY, "awake")
+                    return
+                self._fail_fast(model, platform_error(reply.status, reply.text()))
+            await asyncio.sleep(min(backoff, max(0.0, deadline - loop.time())))
+            backoff = min(backoff * 2, 10.0)
+        self.board.set(model.name, ModelStatus.SCALED_TO_ZERO, "did not wake before the deadline")
+        raise EndpointColdStartTimeout(
+            f"the endpoint behind {model.name} did not wake within {self.timeout:g} s;"
+            " it may still be starting: retry in a minute",
+            retry_after=30,
+        )
+
+    def _fail_fast(self, model: ServedModel, error: Exception | None) -> None:
+        if isinstance(error, EndpointPaused):
+            self.board.set(model.name, ModelStatus.PAUSED, error.message)
+            raise error
+        if isinstance(error, UpstreamAuthFailed):
+            self.board.set(model.name, ModelStatus.AUTH_FAILED, error.message)
+            raise error
+
+
+async def _wait(
+    future: asyncio.Future[T], started: float, tick: float | None
+) -> AsyncIterator[Waiting]:
+    """Wait for ``future``; every ``tick`` seconds without it, yield how long we have waited."""
+    loop = asyncio.get_running_loop()
+    while not future.done():
+        await asyncio.wait({future}, timeout=tick)
+        if not future.done():
+            yield Waiting(loop.time() - started)

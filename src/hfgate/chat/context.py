@@ -1,0 +1,169 @@
+"""Never sending more than the model's context window (DESIGN §3).
+
+``fit_chat`` decides, before anything is generated, which messages go upstream and how many
+completion tokens to ask for:
+
+1. If the safe bound of the prompt plus the completion reserve fits, send everything as is.
+2. Otherwise count exactly with the endpoint. Over budget: drop the oldest turns — a turn is
+   a user message and what answered it — always keeping the leading system messages and the
+   last turn, until the prompt leaves room for the completion.
+3. ``max_tokens`` larger than what is left is clamped (or refused when the caller asked for
+   strictness). If even the system prompt and the last turn do not fit, refuse with
+   ``context_length_exceeded`` and the numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hfgate.catalog import ServedModel
+from hfgate.chat import tokens
+from hfgate.errors import ContextLengthExceeded, EndpointColdStart
+
+DEFAULT_RESERVE = 256  # completion room kept when the caller does not say max_tokens
+
+Counter = Callable[[list[dict[str, Any]]], Awaitable[int | None]]
+
+
+@dataclass(slots=True)
+class Fit:
+    messages: list[dict[str, Any]]
+    max_tokens: int | None
+    prompt_tokens: int | None = None  # exact when counted by the endpoint
+    counting: str = "bound"  # bound | exact | estimate
+    trimmed: int = 0
+    clamped: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def token_limit(model: ServedModel) -> int:
+    limits = [model.context_window] + ([model.max_total_tokens] if model.max_total_tokens else [])
+    return min(limits)
+
+
+def reserve_for(model: ServedModel, requested: int | None) -> int:
+    """Completion room that trimming must leave."""
+    wanted = requested if requested is not None else DEFAULT_RESERVE
+    return max(1, min(wanted, token_limit(model) // 2))
+
+
+def completion_budget(
+    model: ServedModel, requested: int | None, prompt: int, strict: bool
+) -> tuple[int | None, bool]:
+    """``max_tokens`` to send, and whether it was clamped."""
+    room = token_limit(model) - prompt
+    if requested is None:
+        # The engine's own default is max_total_tokens - prompt; only a smaller admin-set
+        # context window needs an explicit cap.
+        fits_engine = (
+            model.max_total_tokens is None or model.context_window >= model.max_total_tokens
+        )
+        return (None if fits_engine else room), False
+    if requested <= room:
+        return requested, False
+    if strict:
+        raise ContextLengthExceeded(
+            f"max_tokens {requested:,} does not fit: the prompt uses {prompt:,} of"
+            f" {token_limit(model):,} tokens, leaving {room:,}",
+            param="max_tokens",
+        )
+    return room, True
+
+
+def turns(
+    messages: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """Split into (leading system messages, turns), a turn starting at each user message."""
+    head = 0
+    while head < len(messages) and messages[head]["role"] == "system":
+        head += 1
+    groups: list[list[dict[str, Any]]] = []
+    for message in messages[head:]:
+        if message["role"] == "user" or not groups:
+            groups.append([])
+        groups[-1].append(message)
+    return messages[:head], groups
+
+
+async def fit_chat(
+    model: ServedModel,
+    messages: list[dict[str, Any]],
+    requested: int | None,
+    count: Counter,
+    *,
+    strict: bool = False,
+) -> Fit:
+    limit, reserve = token_limit(model), reserve_for(model, requested)
+    upper = tokens.bound(messages)
+    if upper + (requested or reserve) <= limit:
+        return Fit(messages, completion_budget(model, requested, upper, strict)[0])
+    counted, counting = await _count(messages, count)
+    system, groups = turns(messages)
+    dropped = 0
+    while counted + reserve > limit and len(groups) > 1:
+        groups.pop(0)
+        dropped += 1
+        kept = system + [m for group in groups for m in group]
+        counted, counting = await _count(kept, count, counting)
+    if counted + reserve > limit:
+        raise _too_long(model, counted, reserve, dropped)
+    max_tokens, clamped = completion_budget(model, requested, counted, strict)
+    kept = system + [m for group in groups for m in group]
+    exact = counted if counting == "exact" else None
+    return Fit(kept, max_tokens, exact, counting, dropped, clamped)
+
+
+async def _count(
+    messages: list[dict[str, Any]], count: Counter, previous: str = "exact"
+) -> tuple[int, str]:
+    if previous == "exact":
+        try:
+            exact = await count(messages)
+        except EndpointColdStart:
+            exact = None  # do not wait for a sleeping endpoint just to count: use the bound
+        if exact is not None:
+            return exact, "exact"
+    return tokens.bound(messages), "estimate"
+
+
+def _too_long(
+    model: ServedModel, counted: int, reserve: int, dropped: int
+) -> ContextLengthExceeded:
+    after = f" after dropping {dropped} older turn{'s' * (dropped != 1)}" if dropped else ""
+    return ContextLengthExceeded(
+        f"this conversation needs {counted:,} prompt tokens{after} (the system prompt and the"
+        f" last message alone), plus {reserve:,} for the answer, but {model.name} has a context"
+        f" window of {token_limit(model):,} tokens: shorten the last message or the system prompt",
+        param="messages",
+        extra={
+            "prompt_tokens": counted,
+            "completion_reserve": reserve,
+            "context_window": token_limit(model),
+        },
+    )
+
+
+async def fit_prompt(
+    model: ServedModel,
+    prompt: str,
+    requested: int | None,
+    count: Callable[[str], Awaitable[int | None]],
+    *,
+    strict: bool = False,
+) -> Fit:
+    """The same for a raw completion prompt: it cannot be trimmed, only refused."""
+    limit, reserve = token_limit(model), reserve_for(model, requested)
+    upper = tokens.text_bound(prompt)
+    if upper + (requested or reserve) <= limit:
+        return Fit([], completion_budget(model, requested, upper, strict)[0])
+    try:
+        exact = await count(prompt)
+    except EndpointColdStart:
+        exact = None
+    counted, counting = (exact, "exact") if exact is not None else (upper, "estimate")
+    if counted + reserve > limit:
+        raise _too_long(model, counted, reserve, 0)
+    max_tokens, clamped = completion_budget(model, requested, counted, strict)
+    return Fit([], max_tokens, exact, counting, 0, clamped)

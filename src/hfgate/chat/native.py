@@ -1,0 +1,108 @@
+"""TGI's own routes through the gateway, for Hugging Face's clients (DESIGN §3, §7).
+
+``huggingface_hub.InferenceClient(base_url=…/tgi/{model})`` and ``text_generation.Client`` use
+the gateway as if it were the endpoint: bodies go upstream as sent (after the context check),
+answers come back as TGI wrote them, and ``/info`` is answered from what validation learned,
+so asking for it never wakes a sleeping endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from hfgate.catalog import ServedModel
+from hfgate.chat.coldstart import Waiting
+from hfgate.chat.context import fit_prompt, token_limit
+from hfgate.chat.service import KEEPALIVE_SECONDS, MESSAGES, ChatService
+from hfgate.errors import InvalidRequest, UpstreamBadRequest
+from hfgate.upstream.base import Call
+from hfgate.upstream.client import UpstreamStream
+
+ROUTES = ("generate_stream", "generate", "info")
+
+
+class NativeService:
+    def __init__(self, chat: ChatService) -> None:
+        self.chat = chat
+
+    def model(self, name: str) -> ServedModel:
+        model = self.chat.model(name)
+        if model.engine != "tgi":
+            raise UpstreamBadRequest(
+                f"{name} runs on an OpenAI-compatible engine, which has no TGI routes:"
+                " use /v1/chat/completions or /v1/completions"
+            )
+        return model
+
+    def info(self, model: ServedModel) -> dict[str, Any]:
+        limit = token_limit(model)
+        return {
+            "model_id": model.name,
+            "model_sha": None,
+            "model_pipeline_tag": "text-generation",
+            "max_concurrent_requests": 128,
+            "max_best_of": 2,
+            "max_stop_sequences": 4,
+            "max_input_tokens": min(limit - 1, model.max_input_tokens or limit - 1),
+            "max_total_tokens": limit,
+            "validation_workers": 2,
+            "max_client_batch_size": 4,
+            "router": "text-generation-router",
+            "version": model.engine_version or "unknown",
+            "sha": None,
+            "docker_label": None,
+        }
+
+    async def fit(self, model: ServedModel, body: Any) -> dict[str, Any]:
+        """Check the prompt against the context window; cap ``max_new_tokens`` when needed."""
+        if not isinstance(body, dict) or not isinstance(body.get("inputs"), str):
+            raise InvalidRequest(
+                "the body must be a JSON object with a string `inputs`", param="inputs"
+            )
+        parameters = body.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise InvalidRequest("`parameters` must be an object", param="parameters")
+        requested = parameters.get("max_new_tokens")
+        requested = requested if isinstance(requested, int) and requested > 0 else None
+        count = lambda text: self.chat.counter.count_text(model, text)  # noqa: E731
+        fit = await fit_prompt(model, body["inputs"], requested, count)
+        if fit.max_tokens is not None and fit.max_tokens != requested:
+            body = body | {"parameters": parameters | {"max_new_tokens": fit.max_tokens}}
+        return body
+
+    async def generate(self, model: ServedModel, path: str, body: dict[str, Any]) -> Any:
+        call = Call(path, body, stream=path != "/generate")
+        return await self.chat.coldstarts.run(
+            model, lambda hold: self.chat.client.send(model, MESSAGES, call, hold)
+        )
+
+    async def stream(
+        self, model: ServedModel, path: str, body: dict[str, Any]
+    ) -> AsyncIterator[bytes]:
+        """Relay TGI's SSE lines; keep-alive comments while the endpoint wakes."""
+        call = Call(path, body, stream=path != "/generate")
+        upstream: UpstreamStream | None = None
+        opener = lambda hold: self.chat.client.open_stream(  # noqa: E731
+            model, MESSAGES, call, hold, MESSAGES.parse_completion_event
+        )
+        try:
+            async for item in self.chat.coldstarts.attempts(model, opener, tick=KEEPALIVE_SECONDS):
+                if isinstance(item, Waiting):
+                    yield b":\n\n"
+                else:
+                    upstream = item.value
+            assert upstream is not None
+            async for line in upstream.raw_lines():
+                yield line
+        finally:
+            if upstream is not None:
+                upstream.close()
+
+
+def split_path(rest: str) -> tuple[str, str]:
+    """``meta-llama/Llama-2-7b-chat-hf/generate`` → (model, "generate"); no suffix → compat."""
+    for route in ROUTES:
+        if rest.endswith("/" + route):
+            return rest[: -len(route) - 1], route
+    return rest.rstrip("/"), ""

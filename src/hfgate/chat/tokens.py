@@ -1,0 +1,90 @@
+"""Counting prompt tokens with the endpoint's own tokenizer, cached; a safe bound otherwise.
+
+The bound: every token of a byte-level or byte-fallback tokenizer covers at least one byte,
+so a prompt's UTF-8 size (plus generous room for the chat template's own text) is never less
+than its token count. When the bound already fits the context window, nothing is sent to the
+endpoint at all — the common case costs no round trip. Only near the limit does hfgate ask the
+endpoint (TGI ``/chat_tokenize``, ``/tokenize``) for exact counts.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from hfgate.catalog import ServedModel
+from hfgate.upstream.endpoints import platform_error
+from hfgate.upstream.transport import Transport
+
+TEMPLATE_BYTES_PER_MESSAGE = 64  # role headers and separators of common chat templates
+TEMPLATE_BYTES_FIXED = 256  # BOS, default system preambles (e.g. Llama 3.1's date lines)
+CACHE_SIZE = 4096
+
+
+def message_bytes(message: dict[str, Any]) -> int:
+    content = message.get("content")
+    size = len(content.encode()) if isinstance(content, str) else 0
+    if message.get("tool_calls"):
+        size += len(str(message["tool_calls"]).encode())
+    return size + TEMPLATE_BYTES_PER_MESSAGE
+
+
+def bound(messages: Sequence[dict[str, Any]]) -> int:
+    """An upper bound on the templated prompt's token count."""
+    return TEMPLATE_BYTES_FIXED + sum(message_bytes(m) for m in messages)
+
+
+def text_bound(text: str) -> int:
+    return TEMPLATE_BYTES_FIXED + len(text.encode())
+
+
+class TokenCounter:
+    """Exact counts from the endpoint, remembered by content (LRU)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self._cache: OrderedDict[tuple[str, int, str], int] = OrderedDict()
+
+    def _remember(self, key: tuple[str, int, str], value: int) -> int:
+        self._cache[key] = value
+        self._cache.move_to_end(key)
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return value
+
+    async def count_chat(self, model: ServedModel, messages: list[dict[str, Any]]) -> int | None:
+        """Tokens of the templated chat prompt, or None if the endpoint cannot tell."""
+        if model.tokenize_route != "chat_tokenize":
+            return None
+        key = (model.name, hash(repr(messages)), "chat")
+        if key in self._cache:
+            return self._cache[key]
+        body = {"model": "tgi", "messages": messages}
+        answer = await self._post(model, "/chat_tokenize", body)
+        if not isinstance(answer, dict) or not isinstance(answer.get("tokenize_response"), list):
+            return None
+        return self._remember(key, len(answer["tokenize_response"]))
+
+    async def count_text(self, model: ServedModel, text: str) -> int | None:
+        """Tokens of a raw prompt (``/tokenize`` adds BOS, as generation does)."""
+        if model.tokenize_route is None:
+            return None
+        key = (model.name, hash(text), "text")
+        if key in self._cache:
+            return self._cache[key]
+        answer = await self._post(model, "/tokenize", {"inputs": text})
+        if not isinstance(answer, list):
+            return None
+        return self._remember(key, len(answer))
+
+    async def _post(self, model: ServedModel, path: str, body: dict[str, Any]) -> Any:
+        reply = await self.transport.request(
+            "POST", model.endpoint + path, token=model.api_key, json_body=body, timeout=10.0
+        )
+        if reply.status != 200:
+            error = platform_error(reply.status, reply.text())
+            if error is not None:
+                raise error
+            return None
+        return reply.json()

@@ -1,0 +1,343 @@
+"""Integrations as a service: parse, validate, store, list, rotate, remove, finish pending.
+
+Routes and CLI commands call this and only render what it returns. Invariants kept here:
+a credential that fails is never stored; the api_key is encrypted before it touches the
+database and leaves only as a mask; the catalog is reloaded after every change, so a model
+appears in (or disappears from) every list at once.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from hfgate.auth import Principal
+from hfgate.catalog import Catalog, ModelStatus, StatusBoard
+from hfgate.errors import Conflict, InvalidRequest, NotFound, ValidationFailed
+from hfgate.integrations.credential import Credential, ParsedCredential, parse_credential
+from hfgate.integrations.report import Outcome, Report, Status
+from hfgate.integrations.validation import ProgressCallback, Validator
+from hfgate.storage import Database
+from hfgate.storage.crypto import SecretBox
+from hfgate.storage.tables import AuditEvent, Integration
+from hfgate.upstream.netguard import HostPolicy
+
+PAUSED_RECHECK_SECONDS = 60.0
+EDITABLE = frozenset({"name", "api_key", "context_window"})
+
+
+def _credential_report(parsed: ParsedCredential) -> Report:
+    report = Report(notes=list(parsed.notes))
+    if parsed.problems:
+        report.problems = [{"field": p.field, "message": p.message} for p in parsed.problems]
+        more = len(parsed.problems) - 1
+        first = parsed.problems[0].message + (
+            f" (and {more} more problem{'s' * (more > 1)})" if more else ""
+        )
+        report.add("credential", Status.FAIL, first)
+        report.skip_rest("not checked: the credential is invalid")
+    else:
+        report.add("credential", Status.OK, "well-formed")
+    return report
+
+
+class IntegrationService:
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        catalog: Catalog,
+        board: StatusBoard,
+        validator: Validator,
+        policy: HostPolicy,
+    ) -> None:
+        self.db, self.box, self.catalog, self.board = db, box, catalog, board
+        self.validator, self.policy = validator, policy
+        self._next_paused_check: dict[str, float] = {}
+
+    # -- validation without storing ----------------------------------------------------------
+
+    async def check(
+        self, raw: Any, *, wait: float = 0.0, on_progress: ProgressCallback | None = None
+    ) -> tuple[Report, Credential | None]:
+        parsed = parse_credential(raw, self.policy)
+        report = _credential_report(parsed)
+        if parsed.credential is None:
+            return report, None
+        live = await self.validator.validate(parsed.credential, wait=wait, on_progress=on_progress)
+        report.checks += live.checks
+        report.facts, report.pending = live.facts, live.pending
+        return report, parsed.credential
+
+    # -- create ------------------------------------------------------------------------------
+
+    async def add(
+        self,
+        raw: Any,
+        actor: Principal,
+        *,
+        wait: float = 0.0,
+        on_progress: ProgressCallback | None = None,
+    ) -> tuple[Report, dict[str, Any] | None]:
+        parsed = parse_credential(raw, self.policy)
+        if parsed.credential is not None:
+            await self._ensure_name_free(parsed.credential.name)
+        report, credential = await self.check(raw, wait=wait, on_progress=on_progress)
+        if credential is None or report.outcome in (Outcome.FAILED, Outcome.INVALID):
+            return report, None
+        row = self._new_row(credential, report, actor)
+        async with self.db.session() as session:
+            session.add(row)
+            session.add(_audit(actor, "integration.add", row, {"outcome": report.outcome}))
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise Conflict(_name_taken(credential.name)) from None
+        await self._after_change(row, report)
+        return report, self._view(row)
+
+    async def _ensure_name_free(self, name: str) -> None:
+        async with self.db.session() as session:
+            if await session.scalar(select(Integration.id).where(Integration.name == name)):
+                raise Conflict(_name_taken(name), param="name")
+
+    def _new_row(self, credential: Credential, report: Report, actor: Principal) -> Integration:
+        ready = report.outcome is Outcome.VALID
+        return Integration(
+            id=str(uuid.uuid4()),
+            name=credential.name,
+            model_name=credential.model_name,
+            endpoint=credential.endpoint,
+            api_key_encrypted=self.box.encrypt(credential.api_key),
+            api_key_mask=credential.masked_key(),
+            context_window=credential.context_window,
+            state="ready" if ready else "pending",
+            facts=report.facts,
+            report=report.to_dict(),
+            created_by=actor.user_id,
+            validated_at=datetime.now(UTC) if ready else None,
+        )
+
+    # -- read --------------------------------------------------------------------------------
+
+    async def list(self) -> list[dict[str, Any]]:
+        async with self.db.session() as session:
+            rows = (await session.scalars(select(Integration).order_by(Integration.name))).all()
+        return [self._view(row) for row in rows]
+
+    async def get(self, integration_id: str) -> dict[str, Any]:
+        return self._view(await self._row(integration_id))
+
+    async def _row(self, integration_id: str) -> Integration:
+        async with self.db.session() as session:
+            row = await session.get(Integration, integration_id)
+        if row is None:
+            raise NotFound(
+                f"no integration with id {integration_id!r}", code="integration_not_found"
+            )
+        return row
+
+    def _view(self, row: Integration) -> dict[str, Any]:
+        status = self.board.get(row.name) if row.state == "ready" else None
+        return {
+            "id": row.id,
+            "name": row.name,
+            "model_name": row.model_name,
+            "endpoint": row.endpoint,
+            "api_key": row.api_key_mask,
+            "context_window": row.context_window,
+            "state": row.state,
+            "status": status.status if status else row.state,
+            "status_detail": status.detail if status else (row.report or {}).get("summary", ""),
+            "engine": (row.facts or {}).get("engine"),
+            "engine_version": (row.facts or {}).get("engine_version"),
+            "facts": row.facts,
+            "report": row.report,
+            "created_at": _iso(row.created_at),
+            "updated_at": _iso(row.updated_at),
+            "validated_at": _iso(row.validated_at),
+        }
+
+    # -- update, revalidate, remove ----------------------------------------------------------
+
+    async def update(
+        self, integration_id: str, changes: Any, actor: Principal
+    ) -> tuple[Report | None, dict[str, Any]]:
+        if not isinstance(changes, dict) or not changes:
+            raise InvalidRequest("send a JSON object with any of: name, api_key, context_window")
+        unknown = sorted(set(changes) - EDITABLE)
+        if unknown:
+            raise InvalidRequest(
+                f"cannot change {', '.join(unknown)}: only name, api_key and context_window can be"
+                " changed; to point at another endpoint or model, add a new integration",
+                param=unknown[0],
+            )
+        row = await self._row(integration_id)
+        merged = self._stored_credential(row) | changes
+        parsed = parse_credential(merged, self.policy)
+        if parsed.credential is None:
+            raise InvalidRequest(parsed.problems[0].message, param=parsed.problems[0].field)
+        if parsed.credential.name != row.name:
+            await self._ensure_name_free(parsed.credential.name)
+        report = await self._revalidate_if_needed(row, parsed.credential, changes)
+        await self._save_update(row, parsed.credential, report, actor, sorted(changes))
+        return report, self._view(row)
+
+    def _stored_credential(self, row: Integration) -> dict[str, Any]:
+        return {
+            "api_key": self.box.decrypt(row.api_key_encrypted),
+            "endpoint": row.endpoint,
+            "model_name": row.model_name,
+            "context_window": row.context_window,
+            "name": row.name,
+        }
+
+    async def _revalidate_if_needed(
+        self, row: Integration, credential: Credential, changes: dict[str, Any]
+    ) -> Report | None:
+        if "api_key" not in changes and "context_window" not in changes:
+            return None
+        report = await self.validator.validate(credential)
+        auth_ok = any(c.id == "auth" and c.status is Status.OK for c in report.checks)
+        if report.outcome is Outcome.FAILED or not auth_ok:
+            raise ValidationFailed(
+                f"the change was not applied: {report.summary()}",
+                extra={"report": report.to_dict()},
+            )
+        return report
+
+    async def _save_update(
+        self,
+        row: Integration,
+        credential: Credential,
+        report: Report | None,
+        actor: Principal,
+        fields: list[str],
+    ) -> None:
+        old_name = row.name
+        async with self.db.session() as session:
+            row = await session.merge(row)
+            row.name, row.context_window = credential.name, credential.context_window
+            row.api_key_encrypted = self.box.encrypt(credential.api_key)
+            row.api_key_mask = credential.masked_key()
+            if report is not None:
+                self._apply_report(row, report)
+            session.add(_audit(actor, "integration.update", row, {"fields": fields}))
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise Conflict(_name_taken(credential.name)) from None
+        if old_name != row.name:
+            self.board.forget(old_name)
+        await self._after_change(row, report)
+
+    def _apply_report(self, row: Integration, report: Report) -> None:
+        outcome = report.outcome
+        row.facts = report.facts or row.facts
+        row.report = report.to_dict()
+        if outcome is Outcome.VALID:
+            row.state, row.validated_at = "ready", datetime.now(UTC)
+        elif outcome is Outcome.FAILED:
+            row.state = "failed"
+        elif row.state != "ready":
+            row.state = "pending"
+
+    async def revalidate(
+        self, integration_id: str, actor: Principal
+    ) -> tuple[Report, dict[str, Any]]:
+        row = await self._row(integration_id)
+        credential = parse_credential(self._stored_credential(row), self.policy).credential
+        assert credential is not None  # stored credentials were valid when stored
+        report = await self.validator.validate(credential)
+        async with self.db.session() as session:
+            row = await session.merge(row)
+            self._apply_report(row, report)
+            session.add(_audit(actor, "integration.revalidate", row, {"outcome": report.outcome}))
+            await session.commit()
+        await self._after_change(row, report)
+        return report, self._view(row)
+
+    async def remove(self, integration_id: str, actor: Principal) -> dict[str, Any]:
+        row = await self._row(integration_id)
+        async with self.db.session() as session:
+            await session.delete(await session.merge(row))
+            session.add(_audit(actor, "integration.remove", row, {}))
+            await session.commit()
+        self.board.forget(row.name)
+        await self.catalog.reload()
+        return {"id": row.id, "name": row.name, "deleted": True}
+
+    async def _after_change(self, row: Integration, report: Report | None) -> None:
+        await self.catalog.reload()
+        if report is None:
+            return
+        if row.state == "ready":
+            status = (
+                ModelStatus.READY if report.outcome is Outcome.VALID else _asleep_status(report)
+            )
+            self.board.set(row.name, status, report.summary())
+
+    # -- pending integrations ----------------------------------------------------------------
+
+    async def finish_pending(self) -> int:
+        """One pass over pending integrations; returns how many became ready."""
+        async with self.db.session() as session:
+            rows = (
+                await session.scalars(select(Integration).where(Integration.state == "pending"))
+            ).all()
+        finished = 0
+        for row in rows:
+            if self._next_paused_check.get(row.id, 0.0) > time.monotonic():
+                continue
+            finished += await self._finish_one(row)
+        return finished
+
+    async def _finish_one(self, row: Integration) -> int:
+        credential = parse_credential(self._stored_credential(row), self.policy).credential
+        assert credential is not None
+        report = await self.validator.validate(credential)
+        if report.pending:
+            if report.facts.get("endpoint_state") == "paused":
+                self._next_paused_check[row.id] = time.monotonic() + PAUSED_RECHECK_SECONDS
+            return 0
+        async with self.db.session() as session:
+            row = await session.merge(row)
+            self._apply_report(row, report)
+            await session.commit()
+        self._next_paused_check.pop(row.id, None)
+        await self._after_change(row, report)
+        return int(row.state == "ready")
+
+
+def _asleep_status(report: Report) -> ModelStatus:
+    if report.facts.get("endpoint_state") == "paused":
+        return ModelStatus.PAUSED
+    return ModelStatus.SCALED_TO_ZERO
+
+
+def _name_taken(name: str) -> str:
+    return (
+        f'a model named {name!r} is already served: add a distinct "name" to the credential'
+        ' (for example "name": "' + name + '-2") to serve both endpoints'
+    )
+
+
+def _audit(actor: Principal, action: str, row: Integration, detail: dict[str, Any]) -> AuditEvent:
+    return AuditEvent(
+        actor_id=actor.user_id,
+        actor=actor.email,
+        action=action,
+        target=f"{row.name} ({row.id})",
+        detail=detail,
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()

@@ -1,0 +1,1 @@
+"""Upstream engines: how hfgate talks to TGI and OpenAI-compatible endpoints."""

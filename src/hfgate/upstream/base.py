@@ -1,0 +1,93 @@
+"""The interface every upstream engine implements, and the engine-neutral values it speaks.
+
+A ``Dialect`` is pure: it turns an OpenAI-shaped request into a ``Call`` (path + JSON body)
+and turns what the engine answered (a JSON body, one SSE event, an error reply) back into
+``Completion``/``Delta`` values or an ``HfgateError``. The one place that does the I/O is
+``hfgate.upstream.client``. Adding an engine means adding one dialect module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hfgate.chat.request import ChatRequest, CompletionRequest
+from hfgate.errors import HfgateError
+
+# OpenAI's finish reasons; engines' own values are mapped onto these.
+FINISH_REASONS = {
+    "stop": "stop",
+    "eos_token": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+
+def finish_reason(value: Any) -> str | None:
+    if not value:
+        return None
+    return FINISH_REASONS.get(str(value), "stop")
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+
+@dataclass(slots=True)
+class Call:
+    path: str
+    body: dict[str, Any]
+    stream: bool
+
+
+@dataclass(slots=True)
+class Delta:
+    """One streamed piece of output."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    tool_calls: list[Any] | None = None
+    logprobs: Any = None
+
+
+@dataclass(slots=True)
+class Completion:
+    text: str | None
+    finish_reason: str | None
+    usage: Usage = field(default_factory=Usage)
+    tool_calls: list[Any] | None = None
+    logprobs: Any = None
+
+
+class Dialect(Protocol):
+    name: str
+
+    def chat_call(
+        self, request: ChatRequest, max_tokens: int | None, prompt: str | None
+    ) -> Call: ...
+
+    def completion_call(self, request: CompletionRequest, max_tokens: int | None) -> Call: ...
+
+    def parse_chat(self, body: Any) -> Completion: ...
+
+    def parse_completion(self, body: Any) -> Completion: ...
+
+    def parse_event(self, data: bytes) -> Delta | None:
+        """One SSE ``data:`` payload of a chat stream → a delta."""
+        ...
+
+    def parse_completion_event(self, data: bytes) -> Delta | None: ...
+
+    def error(self, status: int, content_type: str, body: bytes) -> HfgateError: ...
