@@ -1,0 +1,1 @@
+"""Integrations: credentials pasted by admins, validated live, stored encrypted."""
