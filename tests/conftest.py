@@ -62,3 +62,21 @@ async def database(database_url: str) -> AsyncIterator[object]:
         yield db
     finally:
         await db.close()
+
+
+@pytest.fixture
+def sim() -> Iterator[object]:
+    """A running TGI simulator (TGI 3.x, running, bearer token ``SIM_TOKEN``)."""
+    from tests.support.peers import running_sim
+
+    with running_sim() as handle:
+        yield handle
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, sim: object) -> Iterator[object]:
+    """An hfgate server whose Hub is the simulator, with the admin key ``ADMIN_KEY``."""
+    from tests.support.peers import running_gateway
+
+    with running_gateway(tmp_path / "home", hub_url=sim.url) as handle:  # type: ignore[attr-defined]
+        yield handle

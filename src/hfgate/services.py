@@ -8,6 +8,7 @@ import logging
 
 from hfgate.auth import KeyStore
 from hfgate.catalog import Catalog, StatusBoard
+from hfgate.catalog.refresher import StatusRefresher
 from hfgate.chat.coldstart import ColdStarts
 from hfgate.chat.native import NativeService
 from hfgate.chat.service import ChatService
@@ -52,6 +53,9 @@ class Services:
             self.usage,
         )
         self.native = NativeService(self.chat)
+        self.refresher = StatusRefresher(
+            self.catalog, self.board, self.transport, settings.status_interval
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -60,6 +64,7 @@ class Services:
         await self.catalog.reload()
         self.usage.start()
         self._tasks.append(asyncio.create_task(self._finish_pending_forever(), name="pending"))
+        self._tasks.append(asyncio.create_task(self.refresher.run_forever(), name="status"))
 
     async def close(self) -> None:
         for task in self._tasks:

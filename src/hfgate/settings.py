@@ -35,6 +35,7 @@ class Settings:
     cold_start_timeout: float = 600.0
     max_body_bytes: int = 10 * MIB
     pending_interval: float = 5.0
+    status_interval: float = 60.0
     admin_key: str = ""
     owner_email: str = "owner@localhost"
     owner_password: str = ""
@@ -55,6 +56,7 @@ class Settings:
             cold_start_timeout=_number(env, "HFGATE_COLD_START_TIMEOUT", 600.0),
             max_body_bytes=int(_number(env, "HFGATE_MAX_BODY_BYTES", 10 * MIB)),
             pending_interval=_number(env, "HFGATE_PENDING_INTERVAL", 5.0),
+            status_interval=_number(env, "HFGATE_STATUS_INTERVAL", 60.0),
             admin_key=env.get("HFGATE_ADMIN_KEY", ""),
             owner_email=env.get("HFGATE_OWNER_EMAIL") or "owner@localhost",
             owner_password=env.get("HFGATE_OWNER_PASSWORD", ""),

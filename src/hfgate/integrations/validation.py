@@ -89,6 +89,7 @@ class Validator:
                 report.add("reach", Status.FAIL, exc.message)
                 return None
             if not _is_asleep(reply) or time.monotonic() >= deadline:
+                report.facts["waited_seconds"] = round(time.monotonic() - started, 1)
                 break
             if on_progress is not None:
                 await on_progress(time.monotonic() - started, _asleep_message(reply))
@@ -149,7 +150,9 @@ class Validator:
                 f" {reply.text(160) or 'no body'}",
             )
             return False
-        report.add("state", Status.OK, "the endpoint is running")
+        waited = report.facts.pop("waited_seconds", 0)
+        woke = f" (it woke up after {waited:g} s)" if waited >= 1 else ""
+        report.add("state", Status.OK, "the endpoint is running" + woke)
         report.facts["endpoint_state"] = "running"
         return True
 

@@ -1,0 +1,97 @@
+"""Keeping model status fresh without costing anything or keeping anything awake.
+
+Probes are ``GET /health`` only (never a generation), in parallel with a short timeout, off
+the request path (the model list reads the board; a dead endpoint never slows it). Which
+models are probed, and how often:
+
+* ``scaled_to_zero`` / ``waking`` — never: a probe could wake the endpoint, and the cold-start
+  waker already watches one that is waking.
+* ``ready`` — once at start, then only while people are using it (traffic in the last
+  ``RECENT_TRAFFIC`` seconds). An idle endpoint is left alone, so its scale-to-zero timer runs
+  out as it would without hfgate.
+* ``paused`` / ``auth_failed`` / ``unreachable`` — every ``SLOW_PROBE`` seconds, to notice a
+  resume or a fix; such answers come from the platform's proxy and wake nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from hfgate.catalog.catalog import Catalog, ServedModel
+from hfgate.catalog.status import ModelStatus, StatusBoard, StatusEntry
+from hfgate.errors import HfgateError
+from hfgate.upstream.endpoints import COLD_STATUSES, is_paused
+from hfgate.upstream.transport import Transport
+
+log = logging.getLogger("hfgate.status")
+RECENT_TRAFFIC = 300.0
+SLOW_PROBE = 300.0
+PROBE_TIMEOUT = 5.0
+NEVER_PROBED = frozenset({ModelStatus.SCALED_TO_ZERO, ModelStatus.WAKING})
+
+
+def should_probe(entry: StatusEntry, now: float, interval: float) -> bool:
+    if entry.status in NEVER_PROBED:
+        return False
+    since_check = now - entry.checked_at
+    if entry.status is ModelStatus.READY:
+        if entry.checked_at == 0:
+            return True
+        return now - entry.last_traffic < RECENT_TRAFFIC and since_check >= interval
+    return since_check >= SLOW_PROBE
+
+
+def status_from_health(status: int, text: str) -> tuple[ModelStatus, str]:
+    if status == 200:
+        return ModelStatus.READY, "healthy"
+    if status in (401, 403):
+        return ModelStatus.AUTH_FAILED, f"the endpoint rejected hfgate's token (HTTP {status})"
+    if is_paused(status, text):
+        return ModelStatus.PAUSED, "the endpoint is paused: its owner must resume it"
+    if status in COLD_STATUSES and text.lstrip().startswith("{"):
+        return ModelStatus.UNREACHABLE, f"the engine reports itself unhealthy (HTTP {status})"
+    if status in COLD_STATUSES:
+        return (
+            ModelStatus.SCALED_TO_ZERO,
+            f"scaled to zero (HTTP {status}); wakes on the next request",
+        )
+    return ModelStatus.UNREACHABLE, f"GET /health answered HTTP {status}"
+
+
+class StatusRefresher:
+    def __init__(
+        self, catalog: Catalog, board: StatusBoard, transport: Transport, interval: float
+    ) -> None:
+        self.catalog, self.board, self.transport = catalog, board, transport
+        self.interval = interval
+
+    async def refresh_once(self) -> int:
+        now = time.time()
+        due = [
+            m
+            for m in self.catalog.all()
+            if should_probe(self.board.get(m.name), now, self.interval)
+        ]
+        await asyncio.gather(*(self._probe(model) for model in due))
+        return len(due)
+
+    async def _probe(self, model: ServedModel) -> None:
+        try:
+            reply = await self.transport.request(
+                "GET", model.endpoint + "/health", token=model.api_key, timeout=PROBE_TIMEOUT
+            )
+            status, detail = status_from_health(reply.status, reply.text())
+        except HfgateError as exc:
+            status, detail = ModelStatus.UNREACHABLE, exc.message
+        if self.board.get(model.name).status is not ModelStatus.WAKING:  # a waker owns it now
+            self.board.set(model.name, status, detail)
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.refresh_once()
+            except Exception:
+                log.exception("refreshing model status failed")
+            await asyncio.sleep(min(self.interval, 5.0))
