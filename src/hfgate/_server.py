@@ -21,6 +21,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def uvicorn_config(app: Any, host: str, port: int, **kwargs: Any) -> uvicorn.Config:
     """One place for the server options every hfgate listener shares."""
     kwargs.setdefault("log_level", "warning")
+    kwargs.setdefault("timeout_graceful_shutdown", 5)
     return uvicorn.Config(
         app,
         host=host,
@@ -28,7 +29,6 @@ def uvicorn_config(app: Any, host: str, port: int, **kwargs: Any) -> uvicorn.Con
         loop="uvloop",
         http="httptools",
         lifespan="on",
-        timeout_graceful_shutdown=5,
         **kwargs,
     )
 

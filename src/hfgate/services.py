@@ -5,8 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from hfgate.auth import KeyStore
+from hfgate.auth.keymanager import KeyManager
+from hfgate.auth.passwords import hash_password
+from hfgate.auth.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from hfgate.auth.sessions import SessionStore
+from hfgate.auth.users import UserService
 from hfgate.catalog import Catalog, StatusBoard
 from hfgate.catalog.refresher import StatusRefresher
 from hfgate.chat.coldstart import ColdStarts
@@ -15,6 +21,7 @@ from hfgate.chat.service import ChatService
 from hfgate.chat.templates import Templates
 from hfgate.chat.tokens import TokenCounter
 from hfgate.chat.usage import UsageRecorder
+from hfgate.cluster import LocalCoordinator, RedisCoordinator, StatusSync
 from hfgate.integrations.service import IntegrationService
 from hfgate.integrations.validation import Validator
 from hfgate.settings import Settings
@@ -25,6 +32,7 @@ from hfgate.upstream.netguard import HostPolicy
 from hfgate.upstream.transport import Transport
 
 log = logging.getLogger("hfgate")
+CATALOG_POLL_SECONDS = 0.5
 
 
 class Services:
@@ -37,12 +45,21 @@ class Services:
         self.board = StatusBoard()
         self.catalog = Catalog(self.db, self.box)
         self.keys = KeyStore(self.db)
+        self.sessions = SessionStore(self.db)
+        self.users = UserService(self.db, self.keys, self.sessions)
+        self.key_manager = KeyManager(self.db, self.keys)
+        self.redis = _redis(settings.redis_url)
+        self.limiter: Limiter = RedisLimiter(self.redis) if self.redis else MemoryLimiter()
         self.validator = Validator(self.transport, settings.hub_url)
         self.integrations = IntegrationService(
             self.db, self.box, self.catalog, self.board, self.validator, self.policy
         )
         self.usage = UsageRecorder(self.db)
-        self.coldstarts = ColdStarts(self.transport, self.board, settings.cold_start_timeout)
+        coordinator = RedisCoordinator(self.redis) if self.redis else LocalCoordinator()
+        self.status_sync = StatusSync(self.board, self.redis) if self.redis else None
+        self.coldstarts = ColdStarts(
+            self.transport, self.board, settings.cold_start_timeout, coordinator
+        )
         self.chat = ChatService(
             self.catalog,
             self.board,
@@ -51,6 +68,7 @@ class Services:
             TokenCounter(self.transport),
             Templates(self.transport, settings.hub_url),
             self.usage,
+            self.limiter,
         )
         self.native = NativeService(self.chat)
         self.refresher = StatusRefresher(
@@ -58,13 +76,21 @@ class Services:
         )
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def start(self) -> None:
+    async def prepare(self) -> None:
+        """Schema and first-run accounts; idempotent, and safe when processes start together."""
         await self.db.migrate()
         await self.keys.bootstrap(self.settings.owner_email, self.settings.admin_key)
+        await self._owner_password()
+
+    async def start(self) -> None:
+        await self.prepare()
         await self.catalog.reload()
         self.usage.start()
         self._tasks.append(asyncio.create_task(self._finish_pending_forever(), name="pending"))
         self._tasks.append(asyncio.create_task(self.refresher.run_forever(), name="status"))
+        self._tasks.append(asyncio.create_task(self._watch_catalog_forever(), name="catalog"))
+        if self.status_sync is not None:
+            self._tasks.append(asyncio.create_task(self.status_sync.run_forever(), name="sync"))
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -74,7 +100,34 @@ class Services:
                 await task
         await self.usage.stop()
         await self.transport.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.db.close()
+
+    async def _owner_password(self) -> None:
+        """HFGATE_OWNER_PASSWORD sets the owner's password while the owner has none."""
+        owner = await self.users.by_email(self.settings.owner_email)
+        if owner.password_hash:
+            return
+        if self.settings.owner_password:
+            async with self.db.session() as session:
+                row = await session.merge(owner)
+                row.password_hash = hash_password(self.settings.owner_password)
+                await session.commit()
+        else:
+            log.warning(
+                "the owner %s has no password yet: set HFGATE_OWNER_PASSWORD to sign in on the web",
+                self.settings.owner_email,
+            )
+
+    async def _watch_catalog_forever(self) -> None:
+        """Pick up integrations changed by other processes sharing the database."""
+        while True:
+            await asyncio.sleep(CATALOG_POLL_SECONDS)
+            try:
+                await self.catalog.refresh()
+            except Exception:
+                log.exception("reloading the model catalog failed")
 
     async def _finish_pending_forever(self) -> None:
         while True:
@@ -83,3 +136,11 @@ class Services:
                 await self.integrations.finish_pending()
             except Exception:  # a bad pass must not end the loop; the next one retries
                 log.exception("finishing pending integrations failed")
+
+
+def _redis(url: str) -> Any:
+    if not url:
+        return None
+    from redis.asyncio import Redis
+
+    return Redis.from_url(url)

@@ -36,6 +36,8 @@ class Settings:
     max_body_bytes: int = 10 * MIB
     pending_interval: float = 5.0
     status_interval: float = 60.0
+    drain_seconds: float = 2.0
+    shutdown_grace: float = 30.0
     admin_key: str = ""
     owner_email: str = "owner@localhost"
     owner_password: str = ""
@@ -57,6 +59,8 @@ class Settings:
             max_body_bytes=int(_number(env, "HFGATE_MAX_BODY_BYTES", 10 * MIB)),
             pending_interval=_number(env, "HFGATE_PENDING_INTERVAL", 5.0),
             status_interval=_number(env, "HFGATE_STATUS_INTERVAL", 60.0),
+            drain_seconds=_number(env, "HFGATE_DRAIN_SECONDS", 2.0),
+            shutdown_grace=_number(env, "HFGATE_SHUTDOWN_GRACE", 30.0),
             admin_key=env.get("HFGATE_ADMIN_KEY", ""),
             owner_email=env.get("HFGATE_OWNER_EMAIL") or "owner@localhost",
             owner_password=env.get("HFGATE_OWNER_PASSWORD", ""),

@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.support.peers import running_gateway, running_sim
 
 from hfgate.catalog.refresher import RECENT_TRAFFIC, SLOW_PROBE, should_probe, status_from_health
 from hfgate.catalog.status import ModelStatus, StatusEntry
-from tests.support.peers import running_gateway, running_sim
 
 NOW = 1_000_000.0
 

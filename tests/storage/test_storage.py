@@ -26,8 +26,8 @@ async def test_migrations_are_idempotent_and_create_every_table(database: Databa
     await database.migrate()  # a second run must be a no-op
     async with database.session() as session:
         version = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
-        assert version == "0001"
-        for table in ("users", "api_keys", "integrations", "usage", "audit_log"):
+        assert version == "0003"
+        for table in ("users", "api_keys", "integrations", "usage", "audit_log", "sessions"):
             await session.execute(text(f"SELECT count(*) FROM {table}"))
 
 

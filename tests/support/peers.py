@@ -7,7 +7,7 @@ server with its own ``HFGATE_HOME``, an admin key, and the loopback simulator al
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +46,12 @@ class SimHandle:
         httpx.post(f"{self.url}/_sim/reset", timeout=10).raise_for_status()
 
     def credential(self, **overrides: Any) -> dict[str, Any]:
-        base = {"api_key": SIM_TOKEN, "endpoint": self.url, "model_name": MODEL, "context_window": 4096}
+        base = {
+            "api_key": SIM_TOKEN,
+            "endpoint": self.url,
+            "model_name": MODEL,
+            "context_window": 4096,
+        }
         return base | overrides
 
 
@@ -94,10 +99,77 @@ def gateway_settings(home: Path, hub_url: str = "http://127.0.0.1:9", **env: str
     return Settings.from_env(values | env)
 
 
+@dataclass
+class Exchange:
+    """One request to a gateway and its answer, as seen on the wire (bodies capped)."""
+
+    method: str
+    path: str
+    query: str
+    request_body: bytes
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+# Observers of every gateway exchange; empty unless a plugin opts in (the security suite's
+# secret scan, ``tests/security/plugin.py``). With none registered the app is served unwrapped.
+EXCHANGE_OBSERVERS: list[Callable[[Exchange], None]] = []
+RECORDED_BODY_LIMIT = 1 << 20
+
+
+class _Recording:
+    """An ASGI wrapper that hands each HTTP exchange to ``EXCHANGE_OBSERVERS``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __getattr__(self, name: str) -> Any:  # ``.state`` and the rest: the wrapped app's
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent, received = bytearray(), bytearray()
+        start: dict[str, Any] = {}
+
+        async def recording_receive() -> Any:
+            message = await receive()
+            if len(received) < RECORDED_BODY_LIMIT:
+                received.extend(message.get("body", b"")[: RECORDED_BODY_LIMIT - len(received)])
+            return message
+
+        async def recording_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body" and len(sent) < RECORDED_BODY_LIMIT:
+                sent.extend(message.get("body", b"")[: RECORDED_BODY_LIMIT - len(sent)])
+            await send(message)
+
+        try:
+            await self.app(scope, recording_receive, recording_send)
+        finally:
+            exchange = Exchange(
+                scope["method"],
+                scope["path"],
+                scope.get("query_string", b"").decode("latin-1"),
+                bytes(received),
+                int(start.get("status", 0)),
+                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start.get("headers", [])],
+                bytes(sent),
+            )
+            for observe in list(EXCHANGE_OBSERVERS):
+                observe(exchange)
+
+
 @contextmanager
-def running_gateway(home: Path, hub_url: str = "http://127.0.0.1:9", **env: str) -> Iterator[Gateway]:
+def running_gateway(
+    home: Path, hub_url: str = "http://127.0.0.1:9", **env: str
+) -> Iterator[Gateway]:
     settings = gateway_settings(home, hub_url, **env)
-    server = BackgroundServer(create_app(settings)).start()
+    app = create_app(settings)
+    server = BackgroundServer(_Recording(app) if EXCHANGE_OBSERVERS else app).start()
     try:
         yield Gateway(server.url, home, settings, server)
     finally:

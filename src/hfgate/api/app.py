@@ -7,12 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hfgate import __version__
+from hfgate import __version__, lifecycle
 from hfgate.api import errors
 from hfgate.api.limits import BodySizeLimit
-from hfgate.api.routes import health, integrations, models, openai, tgi
+from hfgate.api.routes import health, integrations, models, openai, people, tgi
 from hfgate.services import Services
 from hfgate.settings import Settings
+from hfgate.web import routes as web
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await svc.start()
+        lifecycle.install_drain(settings.drain_seconds)
         try:
             yield
         finally:
@@ -35,7 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = svc
     errors.install(app)
-    for module in (health, models, openai, integrations, tgi):
+    for module in (health, models, openai, integrations, people, tgi, conversations, web):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -1,10 +1,16 @@
-"""Request dependencies: the process's services and the authenticated caller."""
+"""Request dependencies: the process's services and the authenticated caller.
+
+A caller is identified by an hfgate API key (``Authorization: Bearer hfg_…``) or, for the web
+workspace, by the session cookie — in which case requests that change state must carry the
+session's CSRF token.
+"""
 
 from __future__ import annotations
 
 from fastapi import Request
 
 from hfgate.auth import Principal
+from hfgate.auth.sessions import COOKIE, check_csrf
 from hfgate.services import Services
 
 
@@ -18,11 +24,29 @@ def bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+async def authenticate(request: Request) -> Principal:
+    svc = services(request)
+    key = bearer(request)
+    cookie = request.cookies.get(COOKIE)
+    if key is None and cookie:
+        principal, csrf = await svc.sessions.principal(cookie)
+        check_csrf(request.method, csrf, request.headers.get("x-csrf-token"))
+        return principal
+    return await svc.keys.authenticate(key)
+
+
 async def caller(request: Request) -> Principal:
-    return await services(request).keys.authenticate(bearer(request))
+    return await authenticate(request)
 
 
 async def admin(request: Request) -> Principal:
-    principal = await caller(request)
+    principal = await authenticate(request)
     principal.require_admin()
+    return principal
+
+
+async def generation_caller(request: Request) -> Principal:
+    """A caller of the generation routes, within its key's rate limits."""
+    principal = await authenticate(request)
+    await services(request).limiter.acquire(principal)
     return principal

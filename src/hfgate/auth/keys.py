@@ -7,6 +7,7 @@ a busy caller costs one dictionary lookup, not one query, per request.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import time
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from hfgate.errors import AuthenticationRequired, PermissionDenied
 from hfgate.storage import Database
@@ -36,10 +38,25 @@ class Principal:
     email: str
     role: Role
     key_id: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    models: tuple[str, ...] | None = None  # a key's model allowlist; None: every model
 
     @property
     def is_admin(self) -> bool:
         return self.role in (Role.OWNER, Role.ADMIN)
+
+    def may_use(self, model: str) -> bool:
+        return self.models is None or model in self.models
+
+    def require_model(self, model: str) -> None:
+        if not self.may_use(model):
+            raise PermissionDenied(
+                f"this API key may not use {model!r}; it is limited to:"
+                f" {', '.join(self.models or ())}",
+                param="model",
+                code="model_not_allowed",
+            )
 
     def require_admin(self) -> None:
         if not self.is_admin:
@@ -93,16 +110,27 @@ class KeyStore:
                 raise AuthenticationRequired("this hfgate API key has expired")
             key.last_used_at = now
             await session.commit()
-            return Principal(user.id, user.email, Role(user.role), key.id)
+            models = tuple(key.models) if key.models else None
+            return Principal(user.id, user.email, Role(user.role), key.id, key.rpm, key.tpm, models)
+
+    def forget(self, digest: str | None = None) -> None:
+        """Drop cached authentications (a key revoked, a role changed) so they apply at once."""
+        if digest is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(digest, None)
 
     async def ensure_user(self, email: str, role: Role) -> User:
         async with self._db.session() as session:
             user = await session.scalar(select(User).where(User.email == email))
-            if user is None:
-                user = User(email=email, role=role)
-                session.add(user)
+            if user is not None:
+                return user
+            session.add(User(email=email, role=role))
+            try:
                 await session.commit()
-            return user
+            except IntegrityError:  # another process created it at the same moment
+                await session.rollback()
+            return (await session.scalars(select(User).where(User.email == email))).one()
 
     async def ensure_key(self, user_id: int, name: str, key: str) -> None:
         """Register a known key (HFGATE_ADMIN_KEY) if it is not stored yet."""
@@ -110,7 +138,8 @@ class KeyStore:
         async with self._db.session() as session:
             if await session.scalar(select(ApiKey.id).where(ApiKey.key_hash == digest)) is None:
                 session.add(ApiKey(user_id=user_id, name=name, prefix=key[:12], key_hash=digest))
-                await session.commit()
+                with contextlib.suppress(IntegrityError):  # a concurrent start stored it first
+                    await session.commit()
 
     async def bootstrap(self, owner_email: str, admin_key: str) -> None:
         owner = await self.ensure_user(owner_email, Role.OWNER)
@@ -121,3 +150,33 @@ class KeyStore:
 def _aware(moment: datetime) -> datetime:
     # SQLite returns naive datetimes even for timezone-aware columns.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A key as created: the only moment its plaintext exists outside the caller's hands."""
+
+    key: str
+    row: ApiKey
+    owner: str
+
+
+def key_view(row: ApiKey, owner: str | None = None) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix + "…",
+        "user_id": row.user_id,
+        "owner": owner,
+        "created_at": _iso(row.created_at),
+        "last_used_at": _iso(row.last_used_at),
+        "expires_at": _iso(row.expires_at),
+        "revoked_at": _iso(row.revoked_at),
+        "rpm": row.rpm,
+        "tpm": row.tpm,
+        "models": row.models,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return _aware(moment).isoformat() if moment else None

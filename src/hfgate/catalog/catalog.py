@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hfgate.storage import Database
 from hfgate.storage.crypto import SecretBox
@@ -62,12 +62,29 @@ class Catalog:
         self._db = db
         self._box = box
         self._models: dict[str, ServedModel] = {}
+        self._version: tuple[int, Any] | None = None
+
+    async def _current_version(self) -> tuple[int, Any]:
+        """Changes whenever any process adds, edits or removes an integration."""
+        async with self._db.session() as session:
+            query = select(func.count(), func.max(Integration.updated_at))
+            count, latest = (await session.execute(query)).one()
+        return int(count), latest
+
+    async def refresh(self) -> bool:
+        """Reload if another process changed the integrations; True if it did."""
+        if await self._current_version() == self._version:
+            return False
+        await self.reload()
+        return True
 
     async def reload(self) -> None:
+        version = await self._current_version()
         async with self._db.session() as session:
             rows = (
                 await session.scalars(select(Integration).where(Integration.state == "ready"))
             ).all()
+        self._version = version
         self._models = {
             row.name: ServedModel.from_row(row, self._box.decrypt(row.api_key_encrypted))
             for row in rows
@@ -75,6 +92,14 @@ class Catalog:
 
     def get(self, name: str) -> ServedModel | None:
         return self._models.get(name)
+
+    async def find(self, name: str) -> ServedModel | None:
+        """``get``, but a miss first checks the database: another process may have just
+        added the model."""
+        model = self._models.get(name)
+        if model is None and await self.refresh():
+            model = self._models.get(name)
+        return model
 
     def names(self) -> list[str]:
         return sorted(self._models)

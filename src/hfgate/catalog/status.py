@@ -9,6 +9,7 @@ people are using it (see ``refresher``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -46,6 +47,8 @@ class StatusBoard:
 
     def __init__(self) -> None:
         self._entries: dict[str, StatusEntry] = {}
+        # Set by hfgate.cluster to share changes with other processes.
+        self.on_change: Callable[[str, StatusEntry], None] | None = None
 
     def get(self, name: str) -> StatusEntry:
         entry = self._entries.get(name)
@@ -59,7 +62,16 @@ class StatusBoard:
         if entry.status != status:
             entry.changed_at = now
         entry.status, entry.detail, entry.checked_at = status, detail, now
+        if self.on_change is not None:
+            self.on_change(name, entry)
         return entry
+
+    def merge(self, name: str, other: StatusEntry) -> None:
+        """Take another process's view of a model if it is newer than ours."""
+        entry = self.get(name)
+        if other.checked_at > entry.checked_at:
+            entry.status, entry.detail = other.status, other.detail
+            entry.changed_at, entry.checked_at = other.changed_at, other.checked_at
 
     def touch(self, name: str) -> None:
         """Record user traffic: it is what allows probing without keeping an endpoint awake."""

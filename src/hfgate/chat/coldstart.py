@@ -17,7 +17,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from hfgate import metrics
 from hfgate.catalog import ModelStatus, ServedModel, StatusBoard
+from hfgate.cluster.coordination import LocalCoordinator, WakeCoordinator
 from hfgate.errors import (
     EndpointColdStart,
     EndpointColdStartTimeout,
@@ -31,6 +33,7 @@ from hfgate.upstream.transport import Transport
 T = TypeVar("T")
 FIRST_HOLD = 5.0  # seconds the proxy may hold a first attempt before we learn it is cold
 MAX_HOLD = 600.0
+FOLLOW_SECONDS = 0.25  # how often a process that is not waking the endpoint looks again
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +47,17 @@ class Ready(Generic[T]):
 
 
 class ColdStarts:
-    def __init__(self, transport: Transport, board: StatusBoard, timeout: float) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        board: StatusBoard,
+        timeout: float,
+        coordinator: WakeCoordinator | None = None,
+    ) -> None:
         self.transport = transport
         self.board = board
         self.timeout = timeout
+        self.coordinator = coordinator or LocalCoordinator()
         self._wakers: dict[str, asyncio.Task[None]] = {}
 
     def is_waking(self, name: str) -> bool:
@@ -96,6 +106,29 @@ class ColdStarts:
 
     async def _wake(self, model: ServedModel, deadline: float) -> None:
         loop = asyncio.get_running_loop()
+        started = loop.time()
+        while (left := deadline - loop.time()) > 0:
+            if await self.coordinator.claim(model.name, ttl=min(left, MAX_HOLD) + 30):
+                try:
+                    if await self._hold_until_healthy(model, deadline):
+                        metrics.observe_cold_start(model.name, loop.time() - started)
+                        return
+                finally:
+                    await self.coordinator.release(model.name)
+            elif self.board.get(model.name).status is ModelStatus.READY:
+                return  # another process woke it (the shared board says so)
+            else:
+                await asyncio.sleep(min(FOLLOW_SECONDS, max(0.0, deadline - loop.time())))
+        self.board.set(model.name, ModelStatus.SCALED_TO_ZERO, "did not wake before the deadline")
+        raise EndpointColdStartTimeout(
+            f"the endpoint behind {model.name} did not wake within {self.timeout:g} s;"
+            " it may still be starting: retry in a minute",
+            retry_after=30,
+        )
+
+    async def _hold_until_healthy(self, model: ServedModel, deadline: float) -> bool:
+        """Hold ``GET /health`` at the proxy (with backoff on quick refusals) until it is up."""
+        loop = asyncio.get_running_loop()
         backoff = 0.5
         while (left := deadline - loop.time()) > 0:
             hold = min(left, MAX_HOLD)
@@ -109,16 +142,11 @@ class ColdStarts:
                 )
                 if reply.status == 200:
                     self.board.set(model.name, ModelStatus.READY, "awake")
-                    return
+                    return True
                 self._fail_fast(model, platform_error(reply.status, reply.text()))
             await asyncio.sleep(min(backoff, max(0.0, deadline - loop.time())))
             backoff = min(backoff * 2, 10.0)
-        self.board.set(model.name, ModelStatus.SCALED_TO_ZERO, "did not wake before the deadline")
-        raise EndpointColdStartTimeout(
-            f"the endpoint behind {model.name} did not wake within {self.timeout:g} s;"
-            " it may still be starting: retry in a minute",
-            retry_after=30,
-        )
+        return False
 
     def _fail_fast(self, model: ServedModel, error: Exception | None) -> None:
         if isinstance(error, EndpointPaused):

@@ -73,9 +73,10 @@ class NativeService:
 
     async def generate(self, model: ServedModel, path: str, body: dict[str, Any]) -> Any:
         call = Call(path, body, stream=path != "/generate")
-        return await self.chat.coldstarts.run(
+        body, _ = await self.chat.coldstarts.run(
             model, lambda hold: self.chat.client.send(model, MESSAGES, call, hold)
         )
+        return body
 
     async def stream(
         self, model: ServedModel, path: str, body: dict[str, Any]

@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from hfgate import metrics
 from hfgate.auth import Principal
+from hfgate.auth.ratelimit import Limiter
 from hfgate.catalog import Catalog, ModelStatus, ServedModel, StatusBoard
 from hfgate.chat import openai_format
 from hfgate.chat.coldstart import ColdStarts, Waiting
@@ -99,14 +101,11 @@ class ChatService:
         counter: TokenCounter,
         templates: Templates,
         usage: UsageRecorder,
+        limiter: Limiter,
     ) -> None:
         self.catalog, self.board, self.client = catalog, board, client
-        self.coldstarts, self.counter, self.templates, self.usage = (
-            coldstarts,
-            counter,
-            templates,
-            usage,
-        )
+        self.coldstarts, self.counter, self.templates = coldstarts, counter, templates
+        self.usage, self.limiter = usage, limiter
 
     # -- preparing ---------------------------------------------------------------------------
 
@@ -121,6 +120,11 @@ class ChatService:
             )
         return model
 
+    async def resolve(self, name: str) -> ServedModel:
+        """``model``, after checking whether another process just added it."""
+        await self.catalog.find(name)
+        return self.model(name)
+
     @staticmethod
     def dialect(model: ServedModel) -> Dialect:
         if model.engine == "openai":
@@ -128,7 +132,7 @@ class ChatService:
         return GENERATE if model.chat_route == "generate" else MESSAGES
 
     async def prepare_chat(self, request: ChatRequest, *, strict: bool = False) -> Prepared:
-        model = self.model(request.model)
+        model = await self.resolve(request.model)
         dialect = self.dialect(model)
         template = await self.templates.for_model(model) if dialect is GENERATE else None
         count = self._chat_counter(model, template)
@@ -151,7 +155,7 @@ class ChatService:
     async def prepare_completion(
         self, request: CompletionRequest, *, strict: bool = False
     ) -> Prepared:
-        model = self.model(request.model)
+        model = await self.resolve(request.model)
         dialect = self.dialect(model)
         count = lambda text: self.counter.count_text(model, text)  # noqa: E731
         fit = await fit_prompt(
@@ -169,7 +173,7 @@ class ChatService:
         self.board.touch(model.name)
         status, result = 500, None
         try:
-            body = await self.coldstarts.run(
+            body, headers = await self.coldstarts.run(
                 model, lambda hold: self.client.send(model, prepared.dialect, prepared.call, hold)
             )
             parse = (
@@ -177,7 +181,7 @@ class ChatService:
                 if prepared.kind == "chat"
                 else prepared.dialect.parse_completion
             )
-            result = parse(body)
+            result = parse(body, headers)
             self._note(model, None)
             status = 200
         except HfgateError as exc:
@@ -242,6 +246,18 @@ class ChatService:
         ttft: float | None,
     ) -> None:
         usage = usage or Usage(prepared.fit.prompt_tokens or 0, 0)
+        self.limiter.spend(caller.principal, usage.prompt_tokens + usage.completion_tokens)
+        seconds = time.perf_counter() - caller.started
+        first = ttft - caller.started if ttft else None
+        metrics.observe_request(
+            prepared.model.name,
+            caller.route,
+            status,
+            seconds,
+            first,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+        )
         self.usage.record(
             UsageEvent(
                 model=prepared.model.name,

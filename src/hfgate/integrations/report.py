@@ -5,9 +5,13 @@ The API, the CLI and the web page all show this same object (``Report.to_dict``)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+# (event, payload): ("check", a check as a dict) or ("waiting", {"elapsed", "message"}).
+Listener = Callable[[str, dict[str, Any]], None]
 
 
 class Status(StrEnum):
@@ -60,9 +64,14 @@ class Report:
     notes: list[str] = field(default_factory=list)
     problems: list[dict[str, str | None]] = field(default_factory=list)
     pending: bool = False
+    # Told of every check as it is decided, for pages that show the checklist live.
+    listener: Listener | None = field(default=None, repr=False)
 
     def add(self, check_id: str, status: Status, message: str) -> Status:
-        self.checks.append(Check(check_id, status, message))
+        check = Check(check_id, status, message)
+        self.checks.append(check)
+        if self.listener is not None:
+            self.listener("check", check.to_dict())
         return status
 
     @property
@@ -77,10 +86,10 @@ class Report:
             return Outcome.FAILED
         return Outcome.PENDING if self.pending else Outcome.VALID
 
-    def skip_rest(self, reason: str) -> None:
+    def skip_rest(self, reason: str, among: tuple[str, ...] = tuple(CHECKS)) -> None:
         """Mark every check not yet run as skipped, so the checklist is always complete."""
         done = {check.id for check in self.checks}
-        for check_id in CHECKS:
+        for check_id in among:
             if check_id not in done:
                 self.add(check_id, Status.SKIPPED, reason)
 

@@ -16,23 +16,24 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from hfgate.audit import audit_event
 from hfgate.auth import Principal
 from hfgate.catalog import Catalog, ModelStatus, StatusBoard
 from hfgate.errors import Conflict, InvalidRequest, NotFound, ValidationFailed
 from hfgate.integrations.credential import Credential, ParsedCredential, parse_credential
-from hfgate.integrations.report import Outcome, Report, Status
-from hfgate.integrations.validation import ProgressCallback, Validator
+from hfgate.integrations.report import Listener, Outcome, Report, Status
+from hfgate.integrations.validation import Validator
 from hfgate.storage import Database
 from hfgate.storage.crypto import SecretBox
 from hfgate.storage.tables import AuditEvent, Integration
 from hfgate.upstream.netguard import HostPolicy
 
-PAUSED_RECHECK_SECONDS = 60.0
+PAUSED_RECHECK_SECONDS = 15.0  # a paused endpoint answers from the proxy: checking is free
 EDITABLE = frozenset({"name", "api_key", "context_window"})
 
 
-def _credential_report(parsed: ParsedCredential) -> Report:
-    report = Report(notes=list(parsed.notes))
+def _credential_report(parsed: ParsedCredential, listener: Listener | None = None) -> Report:
+    report = Report(notes=list(parsed.notes), listener=listener)
     if parsed.problems:
         report.problems = [{"field": p.field, "message": p.message} for p in parsed.problems]
         more = len(parsed.problems) - 1
@@ -63,13 +64,13 @@ class IntegrationService:
     # -- validation without storing ----------------------------------------------------------
 
     async def check(
-        self, raw: Any, *, wait: float = 0.0, on_progress: ProgressCallback | None = None
+        self, raw: Any, *, wait: float = 0.0, listener: Listener | None = None
     ) -> tuple[Report, Credential | None]:
         parsed = parse_credential(raw, self.policy)
-        report = _credential_report(parsed)
+        report = _credential_report(parsed, listener)
         if parsed.credential is None:
             return report, None
-        live = await self.validator.validate(parsed.credential, wait=wait, on_progress=on_progress)
+        live = await self.validator.validate(parsed.credential, wait=wait, listener=listener)
         report.checks += live.checks
         report.facts, report.pending = live.facts, live.pending
         return report, parsed.credential
@@ -82,18 +83,18 @@ class IntegrationService:
         actor: Principal,
         *,
         wait: float = 0.0,
-        on_progress: ProgressCallback | None = None,
+        listener: Listener | None = None,
     ) -> tuple[Report, dict[str, Any] | None]:
         parsed = parse_credential(raw, self.policy)
         if parsed.credential is not None:
             await self._ensure_name_free(parsed.credential.name)
-        report, credential = await self.check(raw, wait=wait, on_progress=on_progress)
+        report, credential = await self.check(raw, wait=wait, listener=listener)
         if credential is None or report.outcome in (Outcome.FAILED, Outcome.INVALID):
             return report, None
         row = self._new_row(credential, report, actor)
         async with self.db.session() as session:
             session.add(row)
-            session.add(_audit(actor, "integration.add", row, {"outcome": report.outcome}))
+            session.add(_audit_row(actor, "integration.add", row, {"outcome": report.outcome}))
             try:
                 await session.commit()
             except IntegrityError:
@@ -185,7 +186,7 @@ class IntegrationService:
         if parsed.credential.name != row.name:
             await self._ensure_name_free(parsed.credential.name)
         report = await self._revalidate_if_needed(row, parsed.credential, changes)
-        await self._save_update(row, parsed.credential, report, actor, sorted(changes))
+        row = await self._save_update(row, parsed.credential, report, actor, sorted(changes))
         return report, self._view(row)
 
     def _stored_credential(self, row: Integration) -> dict[str, Any]:
@@ -218,16 +219,16 @@ class IntegrationService:
         report: Report | None,
         actor: Principal,
         fields: list[str],
-    ) -> None:
+    ) -> Integration:
         old_name = row.name
         async with self.db.session() as session:
-            row = await session.merge(row)
+            row = await _current(session, row.id)
             row.name, row.context_window = credential.name, credential.context_window
             row.api_key_encrypted = self.box.encrypt(credential.api_key)
             row.api_key_mask = credential.masked_key()
             if report is not None:
                 self._apply_report(row, report)
-            session.add(_audit(actor, "integration.update", row, {"fields": fields}))
+            session.add(_audit_row(actor, "integration.update", row, {"fields": fields}))
             try:
                 await session.commit()
             except IntegrityError:
@@ -235,6 +236,7 @@ class IntegrationService:
         if old_name != row.name:
             self.board.forget(old_name)
         await self._after_change(row, report)
+        return row
 
     def _apply_report(self, row: Integration, report: Report) -> None:
         outcome = report.outcome
@@ -242,10 +244,10 @@ class IntegrationService:
         row.report = report.to_dict()
         if outcome is Outcome.VALID:
             row.state, row.validated_at = "ready", datetime.now(UTC)
-        elif outcome is Outcome.FAILED:
-            row.state = "failed"
         elif row.state != "ready":
-            row.state = "pending"
+            # A served model stays listed when a re-check fails: its status says why, and
+            # callers get the precise upstream error rather than "model not found".
+            row.state = "failed" if outcome is Outcome.FAILED else "pending"
 
     async def revalidate(
         self, integration_id: str, actor: Principal
@@ -255,9 +257,11 @@ class IntegrationService:
         assert credential is not None  # stored credentials were valid when stored
         report = await self.validator.validate(credential)
         async with self.db.session() as session:
-            row = await session.merge(row)
+            row = await _current(session, row.id)
             self._apply_report(row, report)
-            session.add(_audit(actor, "integration.revalidate", row, {"outcome": report.outcome}))
+            session.add(
+                _audit_row(actor, "integration.revalidate", row, {"outcome": report.outcome})
+            )
             await session.commit()
         await self._after_change(row, report)
         return report, self._view(row)
@@ -266,7 +270,7 @@ class IntegrationService:
         row = await self._row(integration_id)
         async with self.db.session() as session:
             await session.delete(await session.merge(row))
-            session.add(_audit(actor, "integration.remove", row, {}))
+            session.add(_audit_row(actor, "integration.remove", row, {}))
             await session.commit()
         self.board.forget(row.name)
         await self.catalog.reload()
@@ -277,10 +281,7 @@ class IntegrationService:
         if report is None:
             return
         if row.state == "ready":
-            status = (
-                ModelStatus.READY if report.outcome is Outcome.VALID else _asleep_status(report)
-            )
-            self.board.set(row.name, status, report.summary())
+            self.board.set(row.name, _board_status(report), report.summary())
 
     # -- pending integrations ----------------------------------------------------------------
 
@@ -306,18 +307,47 @@ class IntegrationService:
                 self._next_paused_check[row.id] = time.monotonic() + PAUSED_RECHECK_SECONDS
             return 0
         async with self.db.session() as session:
-            row = await session.merge(row)
-            self._apply_report(row, report)
+            current = await session.get(Integration, row.id)
+            if current is None or current.state != "pending":
+                return 0  # removed or changed while we validated: theirs is the newer word
+            self._apply_report(current, report)
             await session.commit()
+            row = current
         self._next_paused_check.pop(row.id, None)
         await self._after_change(row, report)
         return int(row.state == "ready")
 
 
-def _asleep_status(report: Report) -> ModelStatus:
+def _audit_row(
+    actor: Principal, action: str, row: Integration, detail: dict[str, Any]
+) -> AuditEvent:
+    return audit_event(actor, action, f"{row.name} ({row.id})", detail)
+
+
+def _board_status(report: Report) -> ModelStatus:
+    """The live status a (re)validation of a served model implies."""
+    if report.outcome is Outcome.VALID:
+        return ModelStatus.READY
+    failed = {check.id for check in report.checks if check.status is Status.FAIL}
+    if "auth" in failed:
+        return ModelStatus.AUTH_FAILED
+    if "reach" in failed:
+        return ModelStatus.UNREACHABLE
+    if report.outcome is Outcome.FAILED:
+        return ModelStatus.FAILED
     if report.facts.get("endpoint_state") == "paused":
         return ModelStatus.PAUSED
     return ModelStatus.SCALED_TO_ZERO
+
+
+async def _current(session: Any, integration_id: str) -> Integration:
+    """The row as it is now (not as read before a slow validation): it may have gone."""
+    row = await session.get(Integration, integration_id)
+    if row is None:
+        raise NotFound(
+            f"integration {integration_id!r} was removed meanwhile", code="integration_not_found"
+        )
+    return row  # type: ignore[no-any-return]
 
 
 def _name_taken(name: str) -> str:
@@ -327,17 +357,17 @@ def _name_taken(name: str) -> str:
     )
 
 
-def _audit(actor: Principal, action: str, row: Integration, detail: dict[str, Any]) -> AuditEvent:
-    return AuditEvent(
-        actor_id=actor.user_id,
-        actor=actor.email,
-        action=action,
-        target=f"{row.name} ({row.id})",
-        detail=detail,
-    )
-
-
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+async def rotate_secrets(db: Database, box: SecretBox) -> int:
+    """Re-encrypt every stored endpoint token with the newest key; returns how many."""
+    async with db.session() as session:
+        rows = (await session.scalars(select(Integration))).all()
+        for row in rows:
+            row.api_key_encrypted = box.rotate(row.api_key_encrypted)
+        await session.commit()
+    return len(rows)

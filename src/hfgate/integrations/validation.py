@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from hfgate.errors import UpstreamUnreachable
 from hfgate.integrations.credential import Credential
-from hfgate.integrations.report import Report, Status
+from hfgate.integrations.report import CHECKS, Listener, Report, Status
 from hfgate.upstream import openai_compat, tgi
 from hfgate.upstream.transport import Reply, Transport
 
 COLD_STATUSES = frozenset({502, 503, 504})
+LIVE_CHECKS = tuple(CHECKS)[1:]  # all but "credential", which the caller decides
+WAIT_SLICE = 5.0  # seconds per held /info while waiting, so progress can be reported
 TEXT_GENERATION = "text-generation"
-ProgressCallback = Callable[[float, str], Awaitable[None]]
 
 
 def is_paused(reply: Reply) -> bool:
@@ -48,12 +48,14 @@ class Validator:
         credential: Credential,
         *,
         wait: float = 0.0,
-        on_progress: ProgressCallback | None = None,
+        listener: Listener | None = None,
     ) -> Report:
-        report = Report(facts={"endpoint": credential.endpoint})
-        reply = await self._probe_info(credential, report, wait, on_progress)
-        if reply is None or not self._auth(reply, report) or not self._state(reply, report):
-            report.skip_rest(_not_reached(report))
+        report = Report(facts={"endpoint": credential.endpoint}, listener=listener)
+        reply = await self._first_reply(credential, report)
+        if reply is not None and self._auth(reply, report) and _is_asleep(reply) and wait > 0:
+            reply = await self._wait_awake(credential, report, reply, wait)
+        if reply is None or not _authorised(report) or not self._state(reply, report):
+            report.skip_rest(among=LIVE_CHECKS, reason=_not_reached(report))
             return report
         await self._after_state(credential, reply, report)
         return report
@@ -62,7 +64,10 @@ class Validator:
         probe = Probe(reply)
         engine = await self._engine(credential, probe, report)
         if engine is None:
-            report.skip_rest("not checked: the endpoint is not a supported text-generation server")
+            report.skip_rest(
+                among=LIVE_CHECKS,
+                reason="not checked: the endpoint is not a supported text-generation server",
+            )
             return
         await self._task(credential, report)
         self._model(credential, report)
@@ -71,30 +76,34 @@ class Validator:
 
     # -- reach, auth, state ------------------------------------------------------------------
 
-    async def _probe_info(
-        self,
-        credential: Credential,
-        report: Report,
-        wait: float,
-        on_progress: ProgressCallback | None,
+    async def _first_reply(self, credential: Credential, report: Report) -> Reply | None:
+        try:
+            reply = await self._get(credential, "/info")
+        except UpstreamUnreachable as exc:
+            report.add("reach", Status.FAIL, exc.message)
+            return None
+        return self._reach(reply, report)
+
+    async def _wait_awake(
+        self, credential: Credential, report: Report, reply: Reply, wait: float
     ) -> Reply | None:
-        deadline = time.monotonic() + wait
+        """Hold ``GET /info`` at the proxy in short slices, telling the listener as time passes."""
         started = time.monotonic()
-        while True:
+        while _is_asleep(reply) and not is_paused(reply):
+            elapsed = time.monotonic() - started
+            if elapsed >= wait:
+                break
+            if report.listener is not None:
+                message = _asleep_message(reply)
+                report.listener("waiting", {"elapsed": round(elapsed, 1), "message": message})
             try:
                 reply = await self._get(
-                    credential, "/info", scale_up=max(0.0, deadline - time.monotonic())
+                    credential, "/info", scale_up=min(WAIT_SLICE, wait - elapsed)
                 )
-            except UpstreamUnreachable as exc:
-                report.add("reach", Status.FAIL, exc.message)
-                return None
-            if not _is_asleep(reply) or time.monotonic() >= deadline:
-                report.facts["waited_seconds"] = round(time.monotonic() - started, 1)
-                break
-            if on_progress is not None:
-                await on_progress(time.monotonic() - started, _asleep_message(reply))
-            await asyncio.sleep(min(2.0, max(0.05, deadline - time.monotonic())))
-        return self._reach(reply, report)
+            except UpstreamUnreachable:
+                await asyncio.sleep(min(1.0, max(0.0, wait - elapsed)))
+        report.facts["waited_seconds"] = round(time.monotonic() - started, 1)
+        return reply
 
     def _reach(self, reply: Reply, report: Report) -> Reply | None:
         if 300 <= reply.status < 400:
@@ -382,6 +391,10 @@ class Validator:
             headers=headers,
             timeout=self.timeout + scale_up,
         )
+
+
+def _authorised(report: Report) -> bool:
+    return any(check.id == "auth" and check.status is Status.OK for check in report.checks)
 
 
 def _is_asleep(reply: Reply) -> bool:

@@ -8,6 +8,7 @@ and turns what the engine answered (a JSON body, one SSE event, an error reply) 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -80,9 +81,11 @@ class Dialect(Protocol):
 
     def completion_call(self, request: CompletionRequest, max_tokens: int | None) -> Call: ...
 
-    def parse_chat(self, body: Any) -> Completion: ...
+    def parse_chat(self, body: Any, headers: Mapping[str, str] | None = None) -> Completion: ...
 
-    def parse_completion(self, body: Any) -> Completion: ...
+    def parse_completion(
+        self, body: Any, headers: Mapping[str, str] | None = None
+    ) -> Completion: ...
 
     def parse_event(self, data: bytes) -> Delta | None:
         """One SSE ``data:`` payload of a chat stream → a delta."""

@@ -7,7 +7,7 @@ SSE (``data:`` with or without the space, ``:`` keep-alives skipped, ``[DONE]`` 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -82,8 +82,10 @@ class EndpointClient:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
-    async def send(self, model: ServedModel, dialect: Dialect, call: Call, hold: float) -> Any:
-        """A non-streaming call: the decoded JSON body, or the dialect's error."""
+    async def send(
+        self, model: ServedModel, dialect: Dialect, call: Call, hold: float
+    ) -> tuple[Any, Mapping[str, str]]:
+        """A non-streaming call: the decoded JSON body and the headers, or the dialect's error."""
         reply = await self.transport.request(
             "POST",
             model.endpoint + call.path,
@@ -94,7 +96,7 @@ class EndpointClient:
         )
         if reply.status != 200:
             raise dialect.error(reply.status, reply.headers.get("Content-Type", ""), reply.body)
-        return reply.json()
+        return reply.json(), reply.headers
 
     async def open_stream(
         self, model: ServedModel, dialect: Dialect, call: Call, hold: float, parse: EventParser

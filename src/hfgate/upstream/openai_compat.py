@@ -162,10 +162,10 @@ class OpenAIDialect:
         body = completion_body(request, max_tokens, self.served_model)
         return Call("/v1/completions", body, request.stream)
 
-    def parse_chat(self, body: Any) -> Completion:
+    def parse_chat(self, body: Any, headers: Mapping[str, str] | None = None) -> Completion:
         return parse_openai_chat(body)
 
-    def parse_completion(self, body: Any) -> Completion:
+    def parse_completion(self, body: Any, headers: Mapping[str, str] | None = None) -> Completion:
         return parse_text_completion(body)
 
     def parse_event(self, data: bytes) -> Delta | None:

@@ -268,14 +268,18 @@ def _generate_usage(details: Any) -> Usage:
     return Usage(int(details.get("input_length") or 0), int(details.get("generated_tokens") or 0))
 
 
-def parse_generate(body: Any) -> Completion:
+def parse_generate(body: Any, headers: Mapping[str, str] | None = None) -> Completion:
     if isinstance(body, list):  # POST / wraps the answer in a list
         body = body[0]
     details = body.get("details") or {}
+    usage = _generate_usage(details)
+    if not usage.prompt_tokens and headers is not None:
+        # Non-streaming /generate reports the prompt's length only in a header.
+        usage.prompt_tokens = int(headers.get("x-prompt-tokens") or 0)
     return Completion(
         text=body.get("generated_text", ""),
         finish_reason=finish_reason(details.get("finish_reason") or "stop"),
-        usage=_generate_usage(details),
+        usage=usage,
     )
 
 
@@ -306,11 +310,11 @@ class MessagesDialect:
             path, generate_body(request.prompt, request.sampling, max_tokens), request.stream
         )
 
-    def parse_chat(self, body: Any) -> Completion:
+    def parse_chat(self, body: Any, headers: Mapping[str, str] | None = None) -> Completion:
         return parse_openai_chat(body)
 
-    def parse_completion(self, body: Any) -> Completion:
-        return parse_generate(body)
+    def parse_completion(self, body: Any, headers: Mapping[str, str] | None = None) -> Completion:
+        return parse_generate(body, headers)
 
     def parse_event(self, data: bytes) -> Delta | None:
         return parse_openai_event(data)
@@ -332,8 +336,8 @@ class GenerateDialect(MessagesDialect):
         path = "/generate_stream" if request.stream else "/generate"
         return Call(path, generate_body(prompt, request.sampling, max_tokens), request.stream)
 
-    def parse_chat(self, body: Any) -> Completion:
-        return parse_generate(body)
+    def parse_chat(self, body: Any, headers: Mapping[str, str] | None = None) -> Completion:
+        return parse_generate(body, headers)
 
     def parse_event(self, data: bytes) -> Delta | None:
         return parse_generate_event(data)

@@ -181,8 +181,10 @@ def _unreachable(url: str, exc: BaseException, timeout: float | None) -> Upstrea
     parts = urlsplit(url)
     host = parts.hostname or url
     where = f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
-    if isinstance(exc, ForbiddenAddress):
-        return _forbidden(host, str(exc))
+    # aiohttp wraps what the resolver raised in ClientConnectorDNSError.
+    cause = getattr(exc, "os_error", None) or exc.__cause__
+    if isinstance(exc, ForbiddenAddress) or isinstance(cause, ForbiddenAddress):
+        return _forbidden(host, str(cause if isinstance(cause, ForbiddenAddress) else exc))
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return UpstreamUnreachable(f"could not resolve {host}: check the endpoint URL")
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):

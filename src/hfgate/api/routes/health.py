@@ -1,16 +1,32 @@
-"""Liveness and readiness, for load balancers and ``hfgate`` itself."""
+"""Liveness, readiness (draining on shutdown) and Prometheus metrics."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.responses import Response
 
-from hfgate import __version__
+from hfgate import __version__, lifecycle, metrics
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
 async def healthz() -> dict[str, Any]:
+    """The process is alive."""
     return {"status": "ok", "version": __version__}
+
+
+@router.get("/readyz")
+async def readyz() -> Response:
+    """Ready for traffic; 503 ``draining`` once shutdown has begun (take it out of the pool)."""
+    if lifecycle.draining():
+        return Response(b'{"status": "draining"}', 503, media_type="application/json")
+    return Response(b'{"status": "ready"}', media_type="application/json")
+
+
+@router.get("/metrics")
+async def prometheus() -> Response:
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

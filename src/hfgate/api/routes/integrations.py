@@ -6,17 +6,19 @@ is read raw: the parser reports JSON syntax errors with line and column.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from hfgate.api.deps import admin, services
 from hfgate.api.errors import error_response
 from hfgate.auth import Principal
-from hfgate.errors import InvalidRequest
-from hfgate.integrations.report import Outcome, Report
+from hfgate.errors import HfgateError, InvalidRequest
+from hfgate.integrations.report import Listener, Outcome, Report
 
 router = APIRouter(prefix="/api/integrations", tags=["integrations"])
 
@@ -47,14 +49,18 @@ STATUS_BY_OUTCOME = {
     Outcome.INVALID: 400,
 }
 MAX_WAIT = 900.0
+Runner = Callable[[Listener | None], Awaitable[tuple[Report, dict[str, Any] | None]]]
+
+
+def _status(report: Report, dry_run: bool) -> int:
+    status = STATUS_BY_OUTCOME[report.outcome]
+    return 200 if dry_run and status in (201, 202) else status
 
 
 def _report_response(
     report: Report, integration: dict[str, Any] | None, *, dry_run: bool = False
 ) -> Response:
-    status = STATUS_BY_OUTCOME[report.outcome]
-    if dry_run and status in (201, 202):
-        status = 200
+    status = _status(report, dry_run)
     body: dict[str, Any] = {"report": report.to_dict(), "integration": integration}
     if status >= 400:
         code = "invalid_credential" if status == 400 else "validation_failed"
@@ -73,26 +79,74 @@ def _wait_seconds(wait: float) -> float:
     return wait
 
 
+def _wants_events(request: Request) -> bool:
+    return "text/event-stream" in request.headers.get("accept", "")
+
+
+def _event(kind: str, payload: Any) -> bytes:
+    return f"event: {kind}\ndata: ".encode() + orjson.dumps(payload) + b"\n\n"
+
+
+def _event_stream(run: Runner, *, dry_run: bool) -> StreamingResponse:
+    """``check`` and ``waiting`` events as validation goes, then one ``result`` (or ``error``)."""
+    queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
+
+    async def run_then_close() -> tuple[Report, dict[str, Any] | None]:
+        try:
+            return await run(lambda kind, payload: queue.put_nowait((kind, payload)))
+        finally:
+            queue.put_nowait(None)
+
+    async def events() -> AsyncIterator[bytes]:
+        task = asyncio.create_task(run_then_close())
+        try:
+            while (item := await queue.get()) is not None:
+                yield _event(*item)
+            report, integration = task.result()
+            result = {"status": _status(report, dry_run), "report": report.to_dict()}
+            yield _event("result", result | {"integration": integration})
+        except HfgateError as exc:
+            yield _event("error", {"status": exc.status} | exc.to_body())
+        finally:
+            task.cancel()
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
 @router.post("", openapi_extra=CREDENTIAL_BODY, status_code=201)
 async def add_integration(
     request: Request,
     wait: float = Query(0.0, description="seconds to wait for a cold endpoint"),
     actor: Principal = Depends(admin),
 ) -> Response:
-    report, integration = await services(request).integrations.add(
-        await request.body(), actor, wait=_wait_seconds(wait)
-    )
-    return _report_response(report, integration)
+    """Validate and store; with ``Accept: text/event-stream`` the checklist streams live."""
+    body, seconds = await request.body(), _wait_seconds(wait)
+    integrations = services(request).integrations
+
+    async def run(listener: Listener | None) -> tuple[Report, dict[str, Any] | None]:
+        return await integrations.add(body, actor, wait=seconds, listener=listener)
+
+    if _wants_events(request):
+        return _event_stream(run, dry_run=False)
+    return _report_response(*await run(None))
 
 
 @router.post("/validate", openapi_extra=CREDENTIAL_BODY)
 async def validate_integration(
     request: Request, wait: float = Query(0.0), _actor: Principal = Depends(admin)
 ) -> Response:
-    report, _ = await services(request).integrations.check(
-        await request.body(), wait=_wait_seconds(wait)
-    )
-    return _report_response(report, None, dry_run=True)
+    """The same checks, storing nothing (200 when the credential would be stored)."""
+    body, seconds = await request.body(), _wait_seconds(wait)
+    integrations = services(request).integrations
+
+    async def run(listener: Listener | None) -> tuple[Report, dict[str, Any] | None]:
+        report, _ = await integrations.check(body, wait=seconds, listener=listener)
+        return report, None
+
+    if _wants_events(request):
+        return _event_stream(run, dry_run=True)
+    return _report_response(*await run(None), dry_run=True)
 
 
 @router.get("")

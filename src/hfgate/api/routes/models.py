@@ -32,9 +32,10 @@ def _model_entry(model: ServedModel, svc: Services) -> dict[str, Any]:
 
 
 @router.get("/v1/models")
-async def list_models(request: Request, _caller: Principal = Depends(caller)) -> dict[str, Any]:
+async def list_models(request: Request, principal: Principal = Depends(caller)) -> dict[str, Any]:
     svc = services(request)
-    return {"object": "list", "data": [_model_entry(m, svc) for m in svc.catalog.all()]}
+    models = [m for m in svc.catalog.all() if principal.may_use(m.name)]
+    return {"object": "list", "data": [_model_entry(m, svc) for m in models]}
 
 
 @router.get("/api/models")

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response, StreamingResponse
 
-from hfgate.api.deps import caller, services
+from hfgate.api.deps import caller, generation_caller, services
 from hfgate.api.disconnect import cancel_on_disconnect
 from hfgate.auth import Principal
 from hfgate.chat.request import parse_chat_request, parse_completion_request
@@ -50,16 +50,22 @@ async def _respond(request: Request, prepared: Prepared, who: Caller, stream: bo
 
 
 @router.post("/v1/chat/completions", openapi_extra=OBJECT_BODY)
-async def chat_completions(request: Request, principal: Principal = Depends(caller)) -> Response:
+async def chat_completions(
+    request: Request, principal: Principal = Depends(generation_caller)
+) -> Response:
     chat_request = parse_chat_request(await json_body(request))
+    principal.require_model(chat_request.model)
     prepared = await services(request).chat.prepare_chat(chat_request, strict=strict(request))
     who = Caller(principal, "chat")
     return await _respond(request, prepared, who, chat_request.stream)
 
 
 @router.post("/v1/completions", openapi_extra=OBJECT_BODY)
-async def completions(request: Request, principal: Principal = Depends(caller)) -> Response:
+async def completions(
+    request: Request, principal: Principal = Depends(generation_caller)
+) -> Response:
     completion_request = parse_completion_request(await json_body(request))
+    principal.require_model(completion_request.model)
     prepared = await services(request).chat.prepare_completion(
         completion_request, strict=strict(request)
     )

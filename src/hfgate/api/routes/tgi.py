@@ -13,9 +13,10 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from hfgate.api.deps import bearer, services
+from hfgate.api.deps import authenticate, services
 from hfgate.api.disconnect import cancel_on_disconnect
 from hfgate.api.routes.openai import SSE_HEADERS, json_body
+from hfgate.auth import Principal
 from hfgate.chat.native import split_path
 from hfgate.errors import HfgateError, InvalidRequest
 
@@ -33,15 +34,18 @@ def tgi_error(exc: HfgateError) -> Response:
 @router.api_route("/tgi/{rest:path}", methods=["GET", "POST"])
 async def tgi_route(request: Request, rest: str) -> Response:
     try:
-        await services(request).keys.authenticate(bearer(request))
-        return await _dispatch(request, rest)
+        principal = await authenticate(request)
+        await services(request).limiter.acquire(principal)
+        return await _dispatch(request, rest, principal)
     except HfgateError as exc:
         return tgi_error(exc)
 
 
-async def _dispatch(request: Request, rest: str) -> Response:
+async def _dispatch(request: Request, rest: str, principal: Principal) -> Response:
     native = services(request).native
     name, route = split_path(rest)
+    principal.require_model(name)
+    await services(request).catalog.find(name)
     model = native.model(name)
     if route == "info":
         return Response(orjson.dumps(native.info(model)), media_type="application/json")

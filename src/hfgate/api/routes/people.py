@@ -1,0 +1,139 @@
+"""People, keys, sign-in and the audit log (DESIGN §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+
+from hfgate.api.deps import admin, bearer, caller, services
+from hfgate.audit import read_audit
+from hfgate.auth import Principal
+from hfgate.auth.keys import key_view
+from hfgate.auth.sessions import COOKIE, LIFETIME
+from hfgate.errors import AuthenticationRequired, InvalidRequest
+
+router = APIRouter(tags=["people"])
+OBJECT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+async def _body(request: Request) -> Any:
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+
+
+def _me(principal: Principal, csrf: str | None) -> dict[str, Any]:
+    user = {"id": principal.user_id, "email": principal.email, "role": principal.role}
+    return {"user": user, "csrf_token": csrf}
+
+
+@router.post("/auth/login", openapi_extra=OBJECT_BODY)
+async def login(request: Request) -> Response:
+    body = await _body(request)
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("email"), str)
+        or not isinstance(body.get("password"), str)
+    ):
+        raise InvalidRequest('send {"email": …, "password": …}')
+    token, principal, csrf = await services(request).sessions.sign_in(
+        body["email"], body["password"]
+    )
+    response = Response(orjson.dumps(_me(principal, csrf)), media_type="application/json")
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(LIFETIME.total_seconds()),
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+    )
+    return response
+
+
+@router.post("/auth/logout")
+async def logout(request: Request) -> Response:
+    token = request.cookies.get(COOKIE)
+    if token:
+        await services(request).sessions.sign_out(token)
+    response = Response(b'{"signed_out": true}', media_type="application/json")
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/auth/me")
+async def me(request: Request) -> dict[str, Any]:
+    token = request.cookies.get(COOKIE)
+    if bearer(request) is None and token:
+        principal, csrf = await services(request).sessions.principal(token)
+        return _me(principal, csrf)
+    if bearer(request) is None:
+        raise AuthenticationRequired("not signed in")
+    return _me(await services(request).keys.authenticate(bearer(request)), None)
+
+
+@router.get("/api/users")
+async def list_users(request: Request, actor: Principal = Depends(admin)) -> dict[str, Any]:
+    return {"data": await services(request).users.list(actor)}
+
+
+@router.post("/api/users", status_code=201, openapi_extra=OBJECT_BODY)
+async def add_user(request: Request, actor: Principal = Depends(admin)) -> dict[str, Any]:
+    return await services(request).users.add(actor, await _body(request))
+
+
+@router.patch("/api/users/{user_id}", openapi_extra=OBJECT_BODY)
+async def update_user(
+    request: Request, user_id: int, actor: Principal = Depends(caller)
+) -> dict[str, Any]:
+    body = await _body(request)
+    if not isinstance(body, dict) or not set(body) <= {"role", "password"} or not body:
+        raise InvalidRequest('send {"role": …} and/or {"password": …}')
+    users = services(request).users
+    if "password" in body:
+        await users.set_password(actor, user_id, body["password"])
+    if "role" in body:
+        return await users.set_role(actor, user_id, body["role"])
+    return {"id": user_id, "password_changed": True}
+
+
+@router.delete("/api/users/{user_id}")
+async def remove_user(
+    request: Request, user_id: int, actor: Principal = Depends(admin)
+) -> dict[str, Any]:
+    return await services(request).users.remove(actor, user_id)
+
+
+@router.get("/api/keys")
+async def list_keys(request: Request, actor: Principal = Depends(caller)) -> dict[str, Any]:
+    return {"data": await services(request).key_manager.list(actor)}
+
+
+@router.post("/api/keys", status_code=201, openapi_extra=OBJECT_BODY)
+async def create_key(request: Request, actor: Principal = Depends(caller)) -> dict[str, Any]:
+    created = await services(request).key_manager.create(actor, await _body(request))
+    return key_view(created.row, created.owner) | {"key": created.key}
+
+
+@router.delete("/api/keys/{key_id}")
+async def revoke_key(
+    request: Request, key_id: int, actor: Principal = Depends(caller)
+) -> dict[str, Any]:
+    return await services(request).key_manager.revoke(actor, key_id)
+
+
+@router.get("/api/audit")
+async def audit(
+    request: Request, limit: int = Query(200, ge=1, le=1000), actor: Principal = Depends(admin)
+) -> dict[str, Any]:
+    return {"data": await read_audit(services(request).db, actor, limit)}

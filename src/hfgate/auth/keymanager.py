@@ -1,0 +1,102 @@
+"""Creating, listing and revoking hfgate API keys (people manage their own; admins anyone's)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from hfgate.audit import audit_event
+from hfgate.auth.keys import KeyStore, NewKey, Principal, hash_key, key_view, new_key
+from hfgate.errors import InvalidRequest, NotFound
+from hfgate.storage import Database
+from hfgate.storage.tables import ApiKey, User
+
+MAX_EXPIRY_DAYS = 3650
+
+
+def _positive(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidRequest(f"{name} must be a positive integer", param=name)
+    return value
+
+
+def _models(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(m, str) and m for m in value):
+        raise InvalidRequest("models must be a non-empty list of model ids", param="models")
+    return list(dict.fromkeys(value))
+
+
+def _expiry(days: Any) -> datetime | None:
+    days = _positive(days, "expires_days")
+    if days is None:
+        return None
+    if days > MAX_EXPIRY_DAYS:
+        raise InvalidRequest(
+            f"expires_days must be at most {MAX_EXPIRY_DAYS}", param="expires_days"
+        )
+    return datetime.now(UTC) + timedelta(days=days)
+
+
+class KeyManager:
+    def __init__(self, db: Database, store: KeyStore) -> None:
+        self.db, self.store = db, store
+
+    async def create(self, actor: Principal, spec: Any) -> NewKey:
+        if not isinstance(spec, dict):
+            raise InvalidRequest('send a JSON object: {"name": …, "user"?, "rpm"?, "tpm"?, …}')
+        name = spec.get("name")
+        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 128:
+            raise InvalidRequest("name must be 1 to 128 characters", param="name")
+        owner = await self._owner(actor, spec.get("user"))
+        plaintext = new_key()
+        row = ApiKey(
+            user_id=owner.id,
+            name=name.strip(),
+            prefix=plaintext[:12],
+            key_hash=hash_key(plaintext),
+            rpm=_positive(spec.get("rpm"), "rpm"),
+            tpm=_positive(spec.get("tpm"), "tpm"),
+            models=_models(spec.get("models")),
+            expires_at=_expiry(spec.get("expires_days")),
+        )
+        async with self.db.session() as session:
+            session.add(row)
+            session.add(audit_event(actor, "key.create", f"{row.name} for {owner.email}"))
+            await session.commit()
+        return NewKey(plaintext, row, owner.email)
+
+    async def _owner(self, actor: Principal, email: Any) -> User:
+        async with self.db.session() as session:
+            if email is None or email == actor.email:
+                user = await session.get(User, actor.user_id)
+            else:
+                actor.require_admin()  # only admins create keys for other people
+                user = await session.scalar(select(User).where(User.email == str(email).lower()))
+        if user is None:
+            raise NotFound(f"no user {email!r}", param="user", code="user_not_found")
+        return user
+
+    async def list(self, actor: Principal) -> list[dict[str, object]]:
+        query = select(ApiKey, User.email).join(User).order_by(ApiKey.id)
+        if not actor.is_admin:
+            query = query.where(ApiKey.user_id == actor.user_id)
+        async with self.db.session() as session:
+            rows = (await session.execute(query)).all()
+        return [key_view(key, email) for key, email in rows]
+
+    async def revoke(self, actor: Principal, key_id: int) -> dict[str, object]:
+        async with self.db.session() as session:
+            row = await session.get(ApiKey, key_id)
+            if row is None or (row.user_id != actor.user_id and not actor.is_admin):
+                raise NotFound(f"no key with id {key_id}", code="key_not_found")
+            row.revoked_at = row.revoked_at or datetime.now(UTC)
+            session.add(audit_event(actor, "key.revoke", f"{row.name} ({row.prefix}…)"))
+            await session.commit()
+        self.store.forget(row.key_hash)
+        return key_view(row)

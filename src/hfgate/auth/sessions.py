@@ -1,0 +1,97 @@
+"""Browser sessions: an HttpOnly cookie holding a random token, and a CSRF token per session.
+
+Cookie-authenticated requests that change state must echo the session's CSRF token in
+``X-CSRF-Token`` (the page gets it from ``GET /auth/me``); bearer-key requests need none,
+since a browser never adds an Authorization header by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from hfgate.auth.keys import Principal, Role
+from hfgate.auth.passwords import verify_password
+from hfgate.errors import AuthenticationRequired, PermissionDenied
+from hfgate.storage import Database
+from hfgate.storage.tables import User, WebSession
+
+COOKIE = "hfgate_session"
+LIFETIME = timedelta(days=14)
+CACHE_SECONDS = 5.0
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache: dict[str, tuple[float, Principal, str]] = {}
+
+    async def sign_in(self, email: str, password: str) -> tuple[str, Principal, str]:
+        """Check the password; return (cookie token, principal, csrf token)."""
+        async with self._db.session() as session:
+            user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+            # Same message for an unknown email and a wrong password: no account probing.
+            if user is None or not verify_password(user.password_hash, password):
+                raise AuthenticationRequired("wrong email or password")
+            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+            expires = datetime.now(UTC) + LIFETIME
+            session.add(
+                WebSession(id=_digest(token), user_id=user.id, csrf_token=csrf, expires_at=expires)
+            )
+            await session.commit()
+            return token, Principal(user.id, user.email, Role(user.role)), csrf
+
+    async def principal(self, token: str) -> tuple[Principal, str]:
+        """The signed-in person and the session's CSRF token."""
+        digest = _digest(token)
+        cached = self._cache.get(digest)
+        if cached and cached[0] > time.monotonic():
+            return cached[1], cached[2]
+        async with self._db.session() as session:
+            row = (
+                await session.execute(
+                    select(WebSession, User).join(User).where(WebSession.id == digest)
+                )
+            ).first()
+        if row is None or _aware(row[0].expires_at) <= datetime.now(UTC):
+            raise AuthenticationRequired("your session has ended: sign in again")
+        web, user = row
+        principal = Principal(user.id, user.email, Role(user.role))
+        self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal, web.csrf_token)
+        return principal, web.csrf_token
+
+    async def sign_out(self, token: str) -> None:
+        self._cache.pop(_digest(token), None)
+        async with self._db.session() as session:
+            await session.execute(delete(WebSession).where(WebSession.id == _digest(token)))
+            await session.commit()
+
+    async def end_all(self, user_id: int) -> None:
+        """Sign a person out everywhere (role change, removal)."""
+        self._cache = {k: v for k, v in self._cache.items() if v[1].user_id != user_id}
+        async with self._db.session() as session:
+            await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+            await session.commit()
+
+
+def check_csrf(method: str, expected: str, sent: str | None) -> None:
+    if method in SAFE_METHODS:
+        return
+    if not sent or not secrets.compare_digest(expected, sent):
+        raise PermissionDenied(
+            "missing or wrong CSRF token: send the X-CSRF-Token header from GET /auth/me",
+            code="csrf_failed",
+        )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,115 @@
+"""``hfgate demo``: the gateway plus a simulated endpoint, registered the normal way, offline."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from pathlib import Path
+
+import httpx
+import typer
+import uvicorn
+
+from hfgate._server import free_port, uvicorn_config
+from hfgate.cli._render import checklist, console
+from hfgate.settings import Settings
+
+DEMO_MODEL = "meta-llama/Llama-2-7b-chat-hf"
+DEMO_NAME = "simulated/llama-2-7b-chat"
+
+
+def _admin_key(home: Path) -> str:
+    path = home / "demo-admin.key"
+    if path.exists():
+        return path.read_text().strip()
+    home.mkdir(parents=True, exist_ok=True)
+    key = "hfg_demo_" + secrets.token_urlsafe(24)
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+def _next_steps(url: str, key: str) -> str:
+    return f"""
+[bold green]hfgate demo is running[/] at {url}  (the model [bold]{DEMO_NAME}[/] is a simulator)
+
+  admin API key:  {key}
+
+  curl:    curl {url}/v1/chat/completions -H 'Authorization: Bearer {key}' \\
+             -H 'Content-Type: application/json' \\
+             -d '{{"model": "{DEMO_NAME}", "messages": [{{"role": "user", "content": "Hello"}}]}}'
+  python:  from openai import OpenAI
+           client = OpenAI(base_url="{url}/v1", api_key="{key}")
+           reply = client.chat.completions.create(
+               model="{DEMO_NAME}", messages=[{{"role": "user", "content": "Hello"}}])
+  chat:    HFGATE_URL={url} HFGATE_API_KEY={key} hfgate chat {DEMO_NAME}
+
+The simulated endpoint scales to zero after 2 idle minutes, so you will see a cold start.
+Press Ctrl-C to stop."""
+
+
+async def _register(url: str, key: str, credential: dict[str, object]) -> None:
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=90
+    ) as client:
+        for existing in (await client.get("/api/integrations")).json()["data"]:
+            if existing["name"] == DEMO_NAME:
+                await client.delete(f"/api/integrations/{existing['id']}")
+        console.print("registering the simulated endpoint (it starts scaled to zero: waking it)…")
+        response = await client.post("/api/integrations", params={"wait": 60}, json=credential)
+        checklist(response.json()["report"])
+
+
+async def _run(host: str, port: int, home: Path) -> None:
+    from hfgate.api import create_app
+    from hfgate.sim import SimConfig
+    from hfgate.sim import create_app as create_sim
+
+    token, key = "hf_demo_" + secrets.token_urlsafe(16), _admin_key(home)
+    sim_port = free_port()
+    sim = SimConfig(
+        model_id=DEMO_MODEL,
+        token=token,
+        state="scaled_to_zero",
+        cold_start=4.0,
+        idle_timeout=120.0,
+        token_delay=0.03,
+    )
+    env = {
+        "HFGATE_HOME": str(home),
+        "HFGATE_ADMIN_KEY": key,
+        "HFGATE_ALLOW_HOSTS": "127.0.0.1",
+        "HFGATE_HUB_URL": f"http://127.0.0.1:{sim_port}",
+    }
+    servers = [
+        uvicorn.Server(uvicorn_config(create_sim(sim), "127.0.0.1", sim_port)),
+        uvicorn.Server(uvicorn_config(create_app(Settings.from_env(env)), host, port)),
+    ]
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    while not all(server.started for server in servers):
+        if any(task.done() for task in tasks):
+            raise typer.Exit(1)
+        await asyncio.sleep(0.05)
+    url = f"http://{host}:{port}"
+    credential = {
+        "api_key": token,
+        "endpoint": f"http://127.0.0.1:{sim_port}",
+        "model_name": DEMO_MODEL,
+        "context_window": 4096,
+        "name": DEMO_NAME,
+    }
+    await _register(url, key, credential)
+    console.print(_next_steps(url, key))
+    await asyncio.gather(*tasks)
+
+
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Interface for the gateway."),
+    port: int = typer.Option(8000, help="Gateway port."),
+    home: Path | None = typer.Option(None, help="Data folder [default: HFGATE_HOME/demo]."),
+) -> None:
+    """Try hfgate offline: the gateway with a simulated TGI endpoint, registered and validated."""
+    home = home or Settings.from_env().home / "demo"
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run(host, port, home))

@@ -1,0 +1,115 @@
+"""``hfgate serve`` and the operator commands that act on the local database and keys."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+
+import typer
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+from hfgate._server import uvicorn_config
+from hfgate.settings import Settings
+from hfgate.storage import Database
+from hfgate.storage.crypto import new_key
+
+secrets_app = typer.Typer(help="Encryption keys for endpoint tokens at rest.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema (Alembic migrations).", no_args_is_help=True)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes sharing the port."),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Run the gateway, its API and the workspace on http://HOST:PORT.
+
+    Settings come from HFGATE_* variables (see README): with none set, data lives in SQLite
+    under ~/.local/share/hfgate. On SIGTERM the server reports draining on /readyz, stops
+    accepting, and lets in-flight streams finish (HFGATE_SHUTDOWN_GRACE seconds at most).
+    """
+    settings = Settings.from_env()
+    if workers > 1:
+        # Before anything imports prometheus_client: workers then share their metrics.
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="hfgate-metrics-")
+        )
+    asyncio.run(_prepare(settings))
+    typer.echo(
+        f"hfgate on http://{host}:{port}  (data: {_where(settings)}, workers: {workers})", err=True
+    )
+    config = uvicorn_config(
+        "hfgate.api.app:create_app",
+        host,
+        port,
+        factory=True,
+        workers=workers,
+        log_level=log_level,
+        timeout_graceful_shutdown=int(settings.shutdown_grace),
+    )
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+async def _prepare(settings: Settings) -> None:
+    """Migrate and bootstrap once, before workers start (they would race each other)."""
+    from hfgate.services import Services
+
+    services = Services(settings)
+    try:
+        await services.prepare()
+    finally:
+        await services.close()
+
+
+def _where(settings: Settings) -> str:
+    url = settings.database_url
+    return url.split("@")[-1] if "@" in url else url.split("///")[-1]
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a new Fernet key for HFGATE_SECRET_KEY (put it first to rotate)."""
+    typer.echo(new_key())
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt stored endpoint tokens with the first HFGATE_SECRET_KEY (keep the old key
+    listed after it until this has run)."""
+    from hfgate.integrations.service import rotate_secrets
+    from hfgate.storage.crypto import SecretBox
+
+    async def run() -> int:
+        settings = Settings.from_env()
+        db = Database(settings.database_url)
+        try:
+            await db.migrate()
+            return await rotate_secrets(
+                db, SecretBox.from_settings(settings.secret_keys, settings.home)
+            )
+        finally:
+            await db.close()
+
+    count = asyncio.run(run())
+    typer.echo(f"re-encrypted {count} endpoint token(s) with the newest key")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations to HFGATE_DATABASE_URL (serve does this at start too)."""
+
+    async def run() -> None:
+        db = Database(Settings.from_env().database_url)
+        try:
+            await db.migrate()
+        finally:
+            await db.close()
+
+    asyncio.run(run())
+    typer.echo("database schema is up to date")

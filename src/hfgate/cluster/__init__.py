@@ -1,0 +1,11 @@
+"""Scale-out: what several hfgate processes share through Redis (HFGATE_REDIS_URL).
+
+Without Redis every process keeps its own model status and wakes endpoints on its own; with
+it, status is shared and one process in the whole cluster wakes a cold endpoint while the
+others wait for it. The database is shared either way (integrations, keys, sessions, usage).
+"""
+
+from hfgate.cluster.coordination import LocalCoordinator, RedisCoordinator, WakeCoordinator
+from hfgate.cluster.status_sync import StatusSync
+
+__all__ = ["LocalCoordinator", "RedisCoordinator", "StatusSync", "WakeCoordinator"]

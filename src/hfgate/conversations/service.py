@@ -1,0 +1,430 @@
+"""Conversation history: people's chats, stored turn by turn, and the streamed answer's relay.
+
+Every query is filtered by the caller's user id, so another person's conversation is simply
+not found (404), never forbidden (403, which would confirm that it exists).
+
+An answer is relayed to the browser exactly as ``ChatService.stream`` renders it, and read
+back from those same bytes (``Transcript``), so what is stored is what the person saw. It is
+stored when the stream ends, however it ends: complete, with an error event, or cut short
+because the browser went away or pressed Stop. That save runs in a task of its own, because
+a relay cancelled by a disconnect would have its own awaits cancelled too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hfgate.auth import Principal
+from hfgate.chat.context import token_limit
+from hfgate.chat.request import ChatRequest, Sampling
+from hfgate.chat.service import Caller, ChatService, Prepared
+from hfgate.errors import InvalidRequest, NotFound
+from hfgate.storage import Database
+from hfgate.storage.tables import Conversation, Message, utcnow
+
+log = logging.getLogger("hfgate.conversations")
+
+TITLE_CHARS = 60
+ROUTE = "conversation"  # how the workspace's chats are labelled in the usage records
+
+
+# -- views -------------------------------------------------------------------------------------
+
+
+def _iso(moment: datetime) -> str:
+    # SQLite hands back naive datetimes even for timezone-aware columns; they are UTC.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def conversation_view(conversation: Conversation, message_count: int) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "title": conversation.title,
+        "model": conversation.model,
+        "created_at": _iso(conversation.created_at),
+        "updated_at": _iso(conversation.updated_at),
+        "message_count": message_count,
+    }
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "position": message.position,
+        "role": message.role,
+        "content": message.content,
+        "model": message.model,
+        "status": message.status,
+        "error": message.error,
+        "prompt_tokens": message.prompt_tokens,
+        "completion_tokens": message.completion_tokens,
+        "created_at": _iso(message.created_at),
+    }
+
+
+def make_title(text: str) -> str:
+    """The first words of a message, cut at a word boundary near ``TITLE_CHARS``."""
+    words = " ".join(text.split())
+    if len(words) <= TITLE_CHARS:
+        return words or "Untitled"
+    cut = words[:TITLE_CHARS].rsplit(" ", 1)[0] or words[:TITLE_CHARS]
+    return cut.rstrip(" ,.;:-") + "…"
+
+
+def _wire(history: Sequence[Message]) -> list[dict[str, Any]]:
+    """The stored turns as the model is sent them.
+
+    Failed and empty answers are left out, and neighbours of the same role are merged:
+    chat templates such as Llama 2's refuse a conversation whose roles do not alternate,
+    which is what a retry after an error would otherwise send.
+    """
+    wire: list[dict[str, Any]] = []
+    for message in history:
+        if message.role == "assistant" and (message.status == "error" or not message.content):
+            continue
+        if wire and wire[-1]["role"] == message.role and message.role != "system":
+            wire[-1]["content"] += "\n\n" + message.content
+        else:
+            wire.append({"role": message.role, "content": message.content})
+    return wire
+
+
+# -- reading the relayed stream ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Answer:
+    text: str
+    status: str  # complete | interrupted | error
+    error: str | None
+    usage: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class Transcript:
+    """What the browser was sent, read back from the SSE events of ``ChatService.stream``."""
+
+    parts: list[str] = field(default_factory=list)
+    usage: dict[str, Any] | None = None
+    error: str | None = None
+    done: bool = False
+
+    def feed(self, chunk: bytes) -> None:
+        for event in chunk.split(b"\n\n"):
+            if not event.startswith(b"data: "):
+                continue  # keep-alive comments and blank separators
+            data = event[len(b"data: ") :]
+            if data == b"[DONE]":
+                self.done = True
+                continue
+            with contextlib.suppress(orjson.JSONDecodeError):
+                payload = orjson.loads(data)
+                if isinstance(payload, dict):
+                    self._read(payload)
+
+    def _read(self, payload: dict[str, Any]) -> None:
+        error = payload.get("error")
+        if isinstance(error, dict):
+            self.error = str(error.get("message") or "the endpoint failed")
+        if isinstance(payload.get("usage"), dict):
+            self.usage = payload["usage"]
+        for choice in payload.get("choices") or []:
+            content = (choice.get("delta") or {}).get("content")
+            if isinstance(content, str):
+                self.parts.append(content)
+
+    def fail(self, message: str) -> None:
+        self.error = self.error or message
+
+    def answer(self) -> Answer:
+        status = "error" if self.error else "complete" if self.done else "interrupted"
+        return Answer("".join(self.parts), status, self.error, self.usage)
+
+
+# -- one chat turn -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ChatTurn:
+    """A prepared answer: the ids it will be stored under and the upstream call."""
+
+    conversation_id: str
+    title: str | None
+    user_message_id: str
+    prepared: Prepared
+    caller: Caller
+    assistant_message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def event(self) -> bytes:
+        """A named SSE event sent first, so the UI knows the ids and the context it has."""
+        fit = self.prepared.fit
+        payload = {
+            "conversation_id": self.conversation_id,
+            "user_message_id": self.user_message_id,
+            "assistant_message_id": self.assistant_message_id,
+            "model": self.prepared.model.name,
+            "title": self.title,
+            "trimmed": fit.trimmed,
+            "prompt_tokens_counted": fit.prompt_tokens,
+            "counting": fit.counting,
+            "context_window": token_limit(self.prepared.model),
+        }
+        return b"event: hfgate\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+class ConversationService:
+    def __init__(self, db: Database, chat: ChatService) -> None:
+        self.db, self.chat = db, chat
+        self._saving: set[asyncio.Task[None]] = set()
+
+    # -- conversations -----------------------------------------------------------------------
+
+    async def list(self, user_id: int) -> list[dict[str, Any]]:
+        count = (
+            select(func.count(Message.id))
+            .where(Message.conversation_id == Conversation.id)
+            .correlate(Conversation)
+            .scalar_subquery()
+        )
+        query = (
+            select(Conversation, count)
+            .where(Conversation.user_id == user_id)
+            .order_by(Conversation.updated_at.desc(), Conversation.created_at.desc())
+        )
+        async with self.db.session() as session:
+            rows = (await session.execute(query)).all()
+        return [conversation_view(conversation, n) for conversation, n in rows]
+
+    async def create(
+        self, user_id: int, model: str, title: str | None, system: str | None
+    ) -> dict[str, Any]:
+        self.check_model(model)
+        now = utcnow()
+        conversation = Conversation(
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            title=title,
+            model=model,
+            created_at=now,
+            updated_at=now,
+        )
+        async with self.db.session() as session:
+            session.add(conversation)
+            if system:
+                session.add(_message(conversation.id, 0, "system", system))
+            await session.commit()
+        return await self.get(user_id, conversation.id)
+
+    async def get(self, user_id: int, conversation_id: str) -> dict[str, Any]:
+        async with self.db.session() as session:
+            conversation = await _owned(session, user_id, conversation_id)
+            messages = await _history(session, conversation_id)
+        view = conversation_view(conversation, len(messages))
+        view["messages"] = [message_view(m) for m in messages]
+        return view
+
+    async def update(
+        self, user_id: int, conversation_id: str, title: str | None, model: str | None
+    ) -> dict[str, Any]:
+        if model is not None:
+            self.check_model(model)
+        async with self.db.session() as session:
+            conversation = await _owned(session, user_id, conversation_id)
+            conversation.title = title if title is not None else conversation.title
+            conversation.model = model or conversation.model
+            conversation.updated_at = utcnow()
+            await session.commit()
+        return await self.get(user_id, conversation_id)
+
+    async def delete(self, user_id: int, conversation_id: str) -> None:
+        async with self.db.session() as session:
+            await _owned(session, user_id, conversation_id)
+            # The messages go with it: ON DELETE CASCADE.
+            await session.execute(delete(Conversation).where(Conversation.id == conversation_id))
+            await session.commit()
+
+    async def delete_from(self, user_id: int, conversation_id: str, message_id: str) -> list[str]:
+        """Remove a message and every later one; returns the removed ids, in order."""
+        async with self.db.session() as session:
+            conversation = await _owned(session, user_id, conversation_id)
+            first = await session.get(Message, message_id)
+            if first is None or first.conversation_id != conversation_id:
+                raise NotFound(
+                    f"conversation {conversation_id!r} has no message {message_id!r}",
+                    param="message_id",
+                    code="message_not_found",
+                )
+            doomed = [m.id for m in await _history(session, conversation_id, first.position)]
+            await session.execute(delete(Message).where(Message.id.in_(doomed)))
+            conversation.updated_at = utcnow()
+            await session.commit()
+        return doomed
+
+    def check_model(self, name: str) -> None:
+        try:
+            self.chat.model(name)
+        except NotFound as exc:
+            # Here the model is a field of the caller's request, not the resource asked for.
+            raise InvalidRequest(exc.message, param="model", code="model_not_found") from None
+
+    # -- chatting ----------------------------------------------------------------------------
+
+    async def start_chat(
+        self,
+        principal: Principal,
+        conversation_id: str,
+        content: str | None,
+        model: str | None,
+        sampling: Sampling,
+    ) -> ChatTurn:
+        """Check and prepare one answer, then store the question; nothing is stored on error."""
+        caller = Caller(principal, ROUTE)
+        async with self.db.session() as session:
+            conversation = await _owned(session, principal.user_id, conversation_id)
+            history = list(await _history(session, conversation_id))
+        model = model or conversation.model
+        self.check_model(model)
+        question = _question(conversation_id, history, content)
+        wire = _wire([*history, question])
+        request = ChatRequest(model, wire, sampling, stream=True, include_usage=True)
+        prepared = await self.chat.prepare_chat(request)
+        title = await self._ask(principal.user_id, question, model, new=content is not None)
+        return ChatTurn(conversation_id, title, question.id, prepared, caller)
+
+    async def _ask(self, user_id: int, question: Message, model: str, *, new: bool) -> str:
+        """Store a new question (a regenerated one is stored already); returns the title."""
+        async with self.db.session() as session:
+            conversation = await _owned(session, user_id, question.conversation_id)
+            if new:
+                question.position = await _next_position(session, conversation.id)
+                session.add(question)
+            conversation.model = model
+            conversation.title = conversation.title or make_title(question.content)
+            conversation.updated_at = utcnow()
+            await session.commit()
+            return conversation.title
+
+    async def relay(self, turn: ChatTurn) -> AsyncIterator[bytes]:
+        """``ChatService.stream``'s bytes, unchanged, after the ``hfgate`` event; then save."""
+        transcript = Transcript()
+        try:
+            yield turn.event()
+            async with contextlib.aclosing(self.chat.stream(turn.prepared, turn.caller)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+                    # Read only once the chunk was taken: what is stored is what was sent.
+                    transcript.feed(chunk)
+        except Exception:
+            transcript.fail("internal error: see the hfgate server log")
+            raise
+        finally:
+            await self._save_answer(turn, transcript.answer())
+
+    async def _save_answer(self, turn: ChatTurn, answer: Answer) -> None:
+        task = asyncio.create_task(self._store_answer(turn, answer), name="save-answer")
+        self._saving.add(task)
+        task.add_done_callback(self._saving.discard)
+        # If the relay is being cancelled this await is cancelled too; the task is not.
+        await asyncio.shield(task)
+
+    async def _store_answer(self, turn: ChatTurn, answer: Answer) -> None:
+        try:
+            async with self.db.session() as session:
+                conversation = await session.get(Conversation, turn.conversation_id)
+                if conversation is None or await session.get(Message, turn.user_message_id) is None:
+                    return  # deleted while it was being answered: nothing to attach it to
+                message = _answer_message(turn, answer)
+                message.position = await _next_position(session, turn.conversation_id)
+                session.add(message)
+                conversation.updated_at = utcnow()
+                await session.commit()
+        except Exception:  # the browser has its answer; a lost copy must not break the stream
+            log.exception("saving the answer to conversation %s failed", turn.conversation_id)
+
+    async def drain(self) -> None:
+        """Wait for answers still being saved (call before closing the database)."""
+        await asyncio.gather(*self._saving, return_exceptions=True)
+
+
+# -- queries -----------------------------------------------------------------------------------
+
+
+async def _owned(session: AsyncSession, user_id: int, conversation_id: str) -> Conversation:
+    conversation = await session.scalar(
+        select(Conversation).where(
+            Conversation.id == conversation_id, Conversation.user_id == user_id
+        )
+    )
+    if conversation is None:
+        raise NotFound(
+            f"conversation {conversation_id!r} does not exist",
+            param="conversation_id",
+            code="conversation_not_found",
+        )
+    return conversation
+
+
+async def _history(
+    session: AsyncSession, conversation_id: str, from_position: int | None = None
+) -> Sequence[Message]:
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if from_position is not None:
+        query = query.where(Message.position >= from_position)
+    query = query.order_by(Message.position, Message.created_at)
+    return (await session.scalars(query)).all()
+
+
+async def _next_position(session: AsyncSession, conversation_id: str) -> int:
+    last = await session.scalar(
+        select(func.max(Message.position)).where(Message.conversation_id == conversation_id)
+    )
+    return 0 if last is None else last + 1
+
+
+def _message(conversation_id: str, position: int, role: str, content: str) -> Message:
+    return Message(
+        id=str(uuid.uuid4()),
+        conversation_id=conversation_id,
+        position=position,
+        role=role,
+        content=content,
+        status="complete",
+        created_at=utcnow(),
+    )
+
+
+def _question(conversation_id: str, history: list[Message], content: str | None) -> Message:
+    """The user message to answer: a new one, or (content null) the last one, to regenerate."""
+    if content is not None:
+        return _message(conversation_id, -1, "user", content)  # positioned when stored
+    if history and history[-1].role == "user":
+        return history.pop()
+    last = f"the last message is the {history[-1].role}'s" if history else "there are no messages"
+    raise InvalidRequest(
+        f"nothing to regenerate: {last}. Send content, or delete the answer first"
+        " (DELETE /api/conversations/{id}/messages/{message_id}) and retry with content null",
+        param="content",
+    )
+
+
+def _answer_message(turn: ChatTurn, answer: Answer) -> Message:
+    usage = answer.usage or {}
+    message = _message(turn.conversation_id, -1, "assistant", answer.text)
+    message.id = turn.assistant_message_id
+    message.model = turn.prepared.model.name
+    message.status = answer.status
+    message.error = answer.error
+    message.prompt_tokens = usage.get("prompt_tokens", turn.prepared.fit.prompt_tokens)
+    message.completion_tokens = usage.get("completion_tokens")
+    return message

@@ -1,0 +1,72 @@
+"""Prometheus metrics (``GET /metrics``): traffic, errors, latency, tokens and cold starts.
+
+With ``hfgate serve --workers N`` every worker writes to ``PROMETHEUS_MULTIPROC_DIR`` (set by
+``serve``) and a scrape of any worker reports the sum over all of them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _multiprocess
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+COLD_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200)
+
+REQUESTS = Counter("hfgate_requests", "Generation requests", ["model", "route", "code"])
+LATENCY = Histogram(
+    "hfgate_request_seconds",
+    "Whole request time through hfgate",
+    ["model"],
+    buckets=LATENCY_BUCKETS,
+)
+TTFT = Histogram(
+    "hfgate_time_to_first_token_seconds",
+    "Time to the first streamed token",
+    ["model"],
+    buckets=LATENCY_BUCKETS,
+)
+TOKENS = Counter("hfgate_tokens", "Tokens relayed", ["model", "kind"])
+COLD_STARTS = Counter("hfgate_cold_starts", "Wake-ups of scaled-to-zero endpoints", ["model"])
+COLD_START_SECONDS = Histogram(
+    "hfgate_cold_start_seconds", "How long endpoints took to wake", ["model"], buckets=COLD_BUCKETS
+)
+
+
+def observe_request(
+    model: str,
+    route: str,
+    code: int,
+    seconds: float,
+    ttft: float | None,
+    prompt: int,
+    completion: int,
+) -> None:
+    REQUESTS.labels(model, route, str(code)).inc()
+    LATENCY.labels(model).observe(seconds)
+    if ttft is not None:
+        TTFT.labels(model).observe(ttft)
+    if prompt:
+        TOKENS.labels(model, "prompt").inc(prompt)
+    if completion:
+        TOKENS.labels(model, "completion").inc(completion)
+
+
+def observe_cold_start(model: str, seconds: float) -> None:
+    COLD_STARTS.labels(model).inc()
+    COLD_START_SECONDS.labels(model).observe(seconds)
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

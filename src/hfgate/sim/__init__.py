@@ -1,0 +1,69 @@
+"""The TGI simulator: a fake Hugging Face Inference Endpoint, the peer hfgate is tested against.
+
+``create_app(SimConfig(...))`` returns a Starlette app; run it with
+``hfgate._server.BackgroundServer`` (tests) or ``hfgate sim`` (a port of its own). Everything it
+does is set by ``SimConfig`` at start and can be changed while it runs with ``PATCH /_sim/state``.
+
+What it serves, in three layers
+-------------------------------
+* **Admin** ``/_sim/*`` (no auth, never behind the proxy):
+  ``GET /_sim/state`` → every ``SimConfig`` field, ``state`` being the current lifecycle state,
+  plus ``ready_in`` (seconds left while initializing, else null) and ``in_flight``;
+  ``PATCH /_sim/state`` with a JSON object of fields → the same shape, or 400 ``{"error"}``
+  (unknown field, wrong type; nothing changes); ``GET /_sim/stats`` → ``{"requests":
+  {"POST /generate": n, …}, "statuses": {"200": n, …}, "failures": {"validation": n, …},
+  "wakeups", "cancelled", "dropped", "completed", "generated_tokens", "last_request",
+  "last_headers" (Authorization redacted), "scale_up_timeout_seen"}``; ``POST /_sim/reset``
+  zeroes the counters.
+* **The Hub** ``GET /api/models/{org}/{name}`` → ``{"id", "pipeline_tag", "tags", …}`` from
+  ``hub_models`` (default: the served model); unknown → 401 ``{"error": "Repository not
+  found"}`` + ``X-Error-Code: RepoNotFound``. No auth, not affected by the endpoint's state.
+* **The endpoint**: the Inference Endpoints proxy (``proxy.py``) in front of the container
+  (``engines.py``).
+
+The proxy (faults of the platform)
+----------------------------------
+* ``token``: bearer required, else 401 ``UNAUTHORIZED`` (text). ``forbidden_tokens``: 403
+  ``missing permissions: inference.endpoints.infer.write``.
+* ``state``: ``running`` | ``scaled_to_zero`` | ``initializing`` | ``paused``. Scaled to zero,
+  the first request (``wake_on="any"``, or only POSTs with ``"inference"``) triggers one
+  wake-up (``stats.wakeups``): ``initializing`` for ``cold_start`` s, then ``running``.
+  Until then: ``cold_status`` (503) with an HTML body. ``X-Scale-Up-Timeout: N`` holds a
+  request up to N s and serves it once running (503 if still cold). ``idle_timeout``: back to
+  zero after that many seconds without authorized requests (POSTs only with ``"inference"``).
+  ``paused``: 400 ``Bad Request: The endpoint is paused, ask a maintainer to restart it``,
+  never wakes.
+
+The container (``engine``)
+--------------------------
+* ``tgi`` (default): TGI ``tgi_version`` (default ``3.3.6-dev0``, what v3.3.7 reports):
+  ``GET /info /health /ping / /metrics``, ``POST / /generate /generate_stream /tokenize
+  /chat_tokenize /v1/chat/completions /v1/completions /invocations``, ``GET /v1/models``.
+  Older versions lose the routes they did not have yet (< 1.4.0: no ``/v1/*``, ``/tokenize``,
+  ``/chat_tokenize``), report ``max_input_length`` and the legacy ``/info`` fields, and frame
+  SSE as ``data:{…}`` (< 2.1.0; ``sse_no_space`` forces it). Validation messages, statuses,
+  error bodies, axum's text/plain rejections (400/413/415/422) and in-stream errors are TGI's.
+  ``chat_template`` (Jinja, default ChatML; None → 422 ``template_error``).
+  ``model_id_repository`` → ``/info`` says ``/repository`` with null sha and task.
+* ``tei``: TEI ``/info`` (``model_type``, ``max_input_length``), ``POST /embed``, ``/health``.
+* ``vllm``: no ``/info``; ``/v1/models`` with ``max_model_len``; OpenAI chat/completions,
+  ``/tokenize`` ``{"count", "max_model_len", "tokens"}``, ``/health``, ``/version``.
+* ``custom``: ``GET /health`` → ``Ok``, ``POST /predict`` → ``{"response": …}``, 404 elsewhere.
+
+Generation and its faults
+-------------------------
+Replies are deterministic (``generation.py``): seeded by the prompt (and the seed when
+sampling), ``reply_tokens`` long with EOS last (``eos_token``; ``stop`` on OpenAI routes),
+``length`` when ``max_new_tokens`` is smaller, ``stop_sequence`` when a stop string ends the
+text. Token counts follow ``tokenizer.py`` exactly (BOS added to ``inputs``, not to chat
+prompts). ``token_delay`` s per token; SSE ``:`` keep-alives after ``keepalive_interval`` s of
+silence; ``overloaded`` (or ``max_concurrent_requests`` in flight) → 429 ``Model is
+overloaded`` (an SSE event on streams); ``stream_error_after=N`` → N tokens then a generation
+error event (424 on non-stream routes); ``drop_after=N`` → N tokens then the connection is cut
+(streams only). A client that leaves a stream early is counted in ``stats.cancelled``.
+"""
+
+from hfgate.sim.app import create_app
+from hfgate.sim.config import SimConfig
+
+__all__ = ["SimConfig", "create_app"]

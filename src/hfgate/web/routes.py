@@ -1,0 +1,199 @@
+"""The workspace's pages (DESIGN §5) and the assets they load, served by ``hfgate serve`` itself.
+
+Pages are thin Jinja2 shells: the data comes from the JSON API, called by the page's script
+with the session cookie and the session's CSRF token (given to the page in a ``<meta>`` tag).
+Who may see a page is decided here, before anything is rendered: a visitor who is not signed
+in is sent to the sign-in page, a member asking for an admin page gets a 403 page.
+
+Every page carries a strict Content-Security-Policy (scripts and styles from this origin only,
+no inline script, no other origin to talk to), so even markdown that slipped past the
+sanitiser could not run script or send data anywhere. Assets never come from a CDN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from hfgate import __version__
+from hfgate.api.deps import services
+from hfgate.auth import Principal
+from hfgate.auth.sessions import COOKIE
+from hfgate.errors import AuthenticationRequired
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+
+router = APIRouter(include_in_schema=False)
+
+_templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+# -- assets ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    etag: str
+    media_type: str
+
+
+_assets: dict[str, Asset | None] = {}
+
+
+def _asset(path: str) -> Asset | None:
+    """A file under ``static/``, read once; None for anything outside it or missing."""
+    if path in _assets:
+        return _assets[path]
+    asset = None
+    root = STATIC.resolve()
+    target = (root / path).resolve()
+    if target.is_relative_to(root) and target.is_file() and not target.name.startswith("."):
+        body = target.read_bytes()
+        media = TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
+        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+        asset = Asset(body, etag, media or "application/octet-stream")
+    _assets[path] = asset
+    return asset
+
+
+@router.get("/static/{path:path}")
+async def static(path: str, request: Request) -> Response:
+    asset = _asset(path)
+    if asset is None:
+        return Response(b"not found", 404, media_type="text/plain")
+    # Revalidated on every use (the ETag answers 304 when unchanged): no stale script after an
+    # upgrade, and module imports need no version in their URLs.
+    headers = {
+        "ETag": asset.etag,
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if request.headers.get("if-none-match") == asset.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+
+# -- who is looking ----------------------------------------------------------------------------
+
+
+async def _viewer(request: Request) -> tuple[Principal, str] | None:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        return await services(request).sessions.principal(token)
+    except AuthenticationRequired:
+        return None
+
+
+def _to_login(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target, safe='/')}", 303)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site: never ``//evil.example`` or ``https://…``."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/chat"
+    return value
+
+
+def _render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _templates.get_template(name).render(version=__version__, **context)
+    return HTMLResponse(html, status, headers=PAGE_HEADERS)
+
+
+async def _page(request: Request, page: str, title: str, *, admin_only: bool = False) -> Response:
+    viewer = await _viewer(request)
+    if viewer is None:
+        return _to_login(request)
+    principal, csrf = viewer
+    context = {"page": page, "title": title, "user": principal, "csrf_token": csrf}
+    if admin_only and not principal.is_admin:
+        return _render("forbidden.html", 403, script="shell", **context)
+    return _render(f"{page}.html", **context)
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+
+@router.get("/")
+async def home() -> Response:
+    return RedirectResponse("/chat", 303)
+
+
+@router.get("/login")
+async def login(request: Request, next: str | None = None) -> Response:
+    target = _safe_next(next)
+    if await _viewer(request) is not None:
+        return RedirectResponse(target, 303)
+    return _render("login.html", page="login", title="Sign in", next=target)
+
+
+@router.get("/chat")
+async def chat(request: Request) -> Response:
+    return await _page(request, "chat", "Chat")
+
+
+@router.get("/chat/{conversation_id}")
+async def conversation(request: Request, conversation_id: str) -> Response:
+    return await _page(request, "chat", "Chat")
+
+
+@router.get("/models")
+async def models(request: Request) -> Response:
+    return await _page(request, "models", "Models")
+
+
+@router.get("/integrations")
+async def integrations(request: Request) -> Response:
+    return await _page(request, "integrations", "Integrations", admin_only=True)
+
+
+@router.get("/keys")
+async def keys(request: Request) -> Response:
+    return await _page(request, "keys", "API keys")

@@ -1,0 +1,866 @@
+// The chat page: model picker, streamed markdown answers, stop, regenerate, edit and resend,
+// the context meter, cold-start progress, readable errors, and the conversation history.
+import { api, ApiError, readJson, request } from './lib/api.js';
+import { icon } from './lib/icons.js';
+import { renderMarkdown } from './lib/markdown.js';
+import { exportUrl, initShell } from './lib/shell.js';
+import { readEvents } from './lib/sse.js';
+import { engineLabel, STATUS, statusLabel } from './lib/status.js';
+import { copyText, el, fmtInt, iconButton, openDialog, toast } from './lib/ui.js';
+
+const IS_ADMIN = ['owner', 'admin'].includes(document.body.dataset.role);
+const MODEL_POLL_MS = 5000;
+const COLD = new Set(['scaled_to_zero', 'waking', 'pending']);
+
+const $ = (id) => document.getElementById(id);
+const thread = $('thread');
+const list = $('messages');
+const promptBox = $('prompt');
+const sendButton = $('send');
+const stopButton = $('stop');
+
+const state = {
+  models: [],
+  model: null, // the selected model id
+  conversation: null, // {id, title, model, messages: [...]}
+  streaming: null, // the answer being streamed
+  meter: { used: null, window: null },
+  opening: 0, // a counter, so a slow load cannot overwrite a newer one
+};
+
+// -- errors people can act on ------------------------------------------------------------------
+
+const ERRORS = {
+  context_length_exceeded: {
+    title: 'This conversation no longer fits the model’s context window',
+    fix: 'Start a new chat, or shorten your message.',
+  },
+  endpoint_paused: {
+    title: 'The endpoint is paused',
+    fix: 'It will not wake by itself. An admin resumes it on the endpoint’s Hugging Face page.',
+  },
+  upstream_auth_failed: {
+    title: 'The endpoint rejected hfgate’s credential',
+    fix: IS_ADMIN
+      ? 'Update the endpoint’s token on the Integrations page (Rotate key).'
+      : 'Ask an admin to update the endpoint’s token.',
+    link: IS_ADMIN ? '/integrations' : null,
+  },
+  endpoint_cold_start_timeout: {
+    title: 'The endpoint did not wake up in time',
+    fix: 'It may still be starting: try again in a minute. If it keeps failing, an admin can check the endpoint.',
+  },
+  endpoint_cold_start: {
+    title: 'The endpoint is still starting',
+    fix: 'Try again in a minute.',
+  },
+  upstream_overloaded: { title: 'The endpoint is busy', fix: 'Try again in a few seconds.' },
+  rate_limit_exceeded: { title: 'You have hit your rate limit', fix: 'Wait a moment, then try again.' },
+  upstream_unreachable: {
+    title: 'hfgate could not reach the endpoint',
+    fix: IS_ADMIN ? 'Check the endpoint on the Models and Integrations pages.' : 'Ask an admin to check the endpoint.',
+  },
+  model_not_found: { title: 'This model is no longer available', fix: 'Pick another model at the top of the page.' },
+  model_not_allowed: { title: 'You may not use this model', fix: 'Pick another model, or ask an admin for access.' },
+  network: { title: 'The connection was lost', fix: 'The partial answer was kept. Check your connection and regenerate.' },
+};
+
+function describeError(error) {
+  const code = error?.code || null;
+  const known = ERRORS[code] || { title: 'The answer failed', fix: 'Try again; if it keeps failing, tell an admin.' };
+  return { ...known, message: error?.message || '' };
+}
+
+function errorPanel(error) {
+  const info = describeError(error);
+  const fix = el('p', { class: 'fixer' }, info.fix);
+  if (info.link) fix.append(' ', el('a', { href: info.link }, 'Open Integrations →'));
+  return el('div', { class: 'msg-error', role: 'alert' },
+    el('span', { 'data-icon': 'alert' }, icon('alert')),
+    el('div', {},
+      el('strong', {}, info.title),
+      info.message && info.message !== info.title ? el('p', {}, info.message) : null,
+      fix));
+}
+
+// -- models and the picker ---------------------------------------------------------------------
+
+const picker = {
+  button: $('model-button'),
+  menu: $('model-menu'),
+  label: $('model-label'),
+  dot: $('model-dot'),
+  active: -1,
+};
+
+function model(id) {
+  return state.models.find((m) => m.id === id) || null;
+}
+
+async function loadModels() {
+  try {
+    state.models = (await api('/api/models')).data || [];
+  } catch (err) {
+    if (!state.models.length) picker.label.textContent = 'Models unavailable';
+    return;
+  }
+  if (!state.model || (!model(state.model) && !state.conversation)) state.model = defaultModel();
+  renderPicker();
+  renderEmpty();
+  updateMeter();
+}
+
+function defaultModel() {
+  const wanted = new URLSearchParams(location.search).get('model') || localStorage.getItem('hfgate.model');
+  if (wanted && model(wanted)) return wanted;
+  const usable = state.models.filter((m) => m.status !== 'pending');
+  return (usable.find((m) => m.status === 'ready') || usable[0] || state.models[0] || {}).id || null;
+}
+
+function renderPicker() {
+  const current = model(state.model);
+  picker.button.disabled = !state.models.length;
+  picker.label.textContent = state.model || (state.models.length ? 'Choose a model' : 'No models yet');
+  picker.dot.className = `dot ${current?.status || ''}`;
+  picker.button.title = current ? `${current.id} · ${statusLabel(current.status)}` : '';
+  promptBox.placeholder = state.model ? `Message ${shortName(state.model)}` : 'No model to talk to yet';
+  if (!picker.menu.hidden) renderMenu();
+  updateSendState();
+}
+
+function shortName(id) {
+  return id.includes('/') ? id.split('/').pop() : id;
+}
+
+function renderMenu() {
+  const items = state.models.map((m, index) => {
+    const meta = [`${fmtInt(m.context_window)}-token context`, engineLabel(m.engine, m.engine_version)];
+    if (m.model_name && m.model_name !== m.id) meta.unshift(m.model_name);
+    return el('li', {
+      role: 'option', id: `model-option-${index}`, 'data-id': m.id,
+      'aria-selected': m.id === state.model ? 'true' : 'false',
+      class: index === picker.active ? 'active' : '',
+    },
+    el('span', { class: 'pm-name' }, m.id),
+    el('span', { class: `badge ${m.status}` }, statusLabel(m.status)),
+    el('span', { class: 'pm-meta' }, meta.join(' · ')));
+  });
+  picker.menu.replaceChildren(...items);
+  if (picker.active >= 0) picker.menu.setAttribute('aria-activedescendant', `model-option-${picker.active}`);
+}
+
+function openPicker() {
+  picker.active = Math.max(0, state.models.findIndex((m) => m.id === state.model));
+  picker.menu.hidden = false;
+  picker.button.setAttribute('aria-expanded', 'true');
+  renderMenu();
+  picker.menu.focus();
+}
+
+function closePicker(focusButton = true) {
+  picker.menu.hidden = true;
+  picker.button.setAttribute('aria-expanded', 'false');
+  if (focusButton) picker.button.focus();
+}
+
+function choose(id) {
+  state.model = id;
+  localStorage.setItem('hfgate.model', id);
+  renderPicker();
+  renderEmpty();
+  updateMeter();
+  closePicker(false);
+  promptBox.focus();
+}
+
+picker.button.addEventListener('click', () => (picker.menu.hidden ? openPicker() : closePicker()));
+picker.menu.addEventListener('click', (event) => {
+  const option = event.target.closest('li[data-id]');
+  if (option) choose(option.dataset.id);
+});
+picker.menu.addEventListener('keydown', (event) => {
+  const count = state.models.length;
+  if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+    event.preventDefault();
+    picker.active = (picker.active + (event.key === 'ArrowDown' ? 1 : -1) + count) % count;
+    renderMenu();
+    picker.menu.querySelector('li.active')?.scrollIntoView({ block: 'nearest' });
+  } else if (event.key === 'Enter' || event.key === ' ') {
+    event.preventDefault();
+    if (state.models[picker.active]) choose(state.models[picker.active].id);
+  } else if (event.key === 'Escape') {
+    event.preventDefault();
+    event.stopPropagation();
+    closePicker();
+  } else if (event.key === 'Tab') {
+    closePicker(false);
+  }
+});
+document.addEventListener('click', (event) => {
+  if (!picker.menu.hidden && !$('model-picker').contains(event.target)) closePicker(false);
+});
+
+// -- the empty states and the meter -------------------------------------------------------------
+
+function renderEmpty() {
+  const hasMessages = !!state.conversation?.messages.some((m) => m.role !== 'system');
+  $('no-models').hidden = state.models.length > 0 || hasMessages;
+  $('empty-chat').hidden = hasMessages || !state.models.length;
+  const current = model(state.model);
+  const line = $('empty-model-line');
+  if (!current) {
+    line.textContent = 'Choose a model at the top to start.';
+  } else if (COLD.has(current.status) || ['paused', 'unreachable', 'auth_failed'].includes(current.status)) {
+    line.textContent = `${current.id} — ${STATUS[current.status]?.hint || statusLabel(current.status)}`;
+  } else {
+    line.textContent = `You are chatting with ${current.id} (${fmtInt(current.context_window)}-token context).`;
+  }
+}
+
+function updateMeter() {
+  const window = state.meter.window || model(state.model)?.context_window || null;
+  const used = state.meter.used;
+  const text = $('meter-text');
+  const meter = $('meter');
+  text.textContent = window
+    ? `${used === null ? '—' : fmtInt(used)} / ${fmtInt(window)} tokens`
+    : `${used === null ? '—' : fmtInt(used)} tokens`;
+  const ratio = window && used !== null ? Math.min(1, used / window) : 0;
+  $('meter-fill').style.width = `${(ratio * 100).toFixed(1)}%`;
+  meter.classList.toggle('high', ratio >= 0.75 && ratio < 0.95);
+  meter.classList.toggle('full', ratio >= 0.95);
+}
+
+function meterFromHistory(messages) {
+  const last = [...messages].reverse().find((m) => m.role === 'assistant' && m.prompt_tokens !== null);
+  state.meter.used = last ? (last.prompt_tokens || 0) + (last.completion_tokens || 0) : null;
+  state.meter.window = null;
+  updateMeter();
+}
+
+function showNotice(text, kind = 'info') {
+  const notice = $('notice');
+  if (!text) {
+    notice.hidden = true;
+    return;
+  }
+  notice.className = `notice ${kind}`;
+  notice.replaceChildren(icon(kind === 'warn' ? 'alert' : 'info'), el('span', {}, text));
+  notice.hidden = false;
+}
+
+// -- messages ----------------------------------------------------------------------------------
+
+function visible(messages) {
+  return messages.filter((m) => m.role !== 'system');
+}
+
+function renderMessages() {
+  const nodes = visible(state.conversation?.messages || []).map(buildMessage);
+  list.replaceChildren(...nodes);
+  refreshActions();
+  renderEmpty();
+}
+
+function buildMessage(message) {
+  const node = el('li', { class: `msg ${message.role}` });
+  message.node = node;
+  if (message.id) node.dataset.id = message.id;
+  if (message.role === 'user') {
+    message.body = el('div', { class: 'bubble' }, message.content);
+    node.append(message.body);
+  } else {
+    message.tags = el('span', { class: 'msg-tags' });
+    node.append(el('div', { class: 'msg-head' },
+      el('img', { class: 'msg-avatar', src: '/static/img/logo.svg', alt: '' }),
+      el('span', { class: 'model-chip' }, message.model || 'assistant'),
+      message.tags));
+    message.body = el('div', { class: 'msg-body md' });
+    message.extra = el('div', { class: 'msg-extra' });
+    node.append(message.body, message.extra);
+    paintAnswer(message);
+  }
+  message.actions = el('div', { class: 'msg-actions' });
+  node.append(message.actions);
+  return node;
+}
+
+function paintAnswer(message) {
+  if (message.content) renderMarkdown(message.body, message.content);
+  else if (message.status === 'streaming') message.body.replaceChildren(typingDots());
+  else message.body.replaceChildren();
+  paintStatus(message);
+}
+
+function paintStatus(message) {
+  const tags = [];
+  if (message.status === 'interrupted') {
+    tags.push(el('span', { class: 'tag interrupted', title: 'The answer stopped before it was complete; what arrived is kept.' }, 'Interrupted'));
+  }
+  if (message.status === 'error') tags.push(el('span', { class: 'tag error' }, 'Failed'));
+  message.tags?.replaceChildren(...tags);
+  if (message.extra) {
+    if (message.status === 'error') {
+      const error = typeof message.error === 'string' ? { message: message.error, code: message.error_code } : message.error;
+      message.extra.replaceChildren(errorPanel(error));
+    } else if (message.status !== 'streaming') {
+      message.extra.replaceChildren();
+    }
+  }
+}
+
+function typingDots() {
+  return el('div', { class: 'typing', 'aria-label': 'Waiting for the answer' }, el('span'), el('span'), el('span'));
+}
+
+/** Copy on every message; edit on the last question; regenerate on the last answer. */
+function refreshActions() {
+  const messages = visible(state.conversation?.messages || []);
+  const busy = !!state.streaming;
+  const lastUser = [...messages].reverse().find((m) => m.role === 'user');
+  const last = messages[messages.length - 1];
+  for (const message of messages) {
+    if (!message.actions) continue;
+    const buttons = [];
+    if (message.status !== 'streaming') {
+      if (message.content) {
+        const copy = iconButton('copy', 'Copy');
+        copy.addEventListener('click', async () => {
+          const ok = await copyText(message.content);
+          toast(ok ? 'Copied' : 'Could not copy', ok ? 'info' : 'error', 1500);
+        });
+        buttons.push(copy);
+      }
+      if (!busy && message === lastUser) {
+        const edit = iconButton('pencil', 'Edit and resend', { 'data-action': 'edit' });
+        edit.addEventListener('click', () => startEdit(message));
+        buttons.push(edit);
+      }
+      if (!busy && message === last && (message.role === 'assistant' || message === lastUser)) {
+        const label = message.role === 'assistant' ? 'Regenerate' : 'Get an answer';
+        const again = iconButton('refresh', label, { 'data-action': 'regenerate' });
+        again.addEventListener('click', () => regenerate(message));
+        buttons.push(again);
+      }
+      if (message.role === 'assistant' && message.completion_tokens) {
+        buttons.push(el('span', { class: 'usage', title: 'Prompt tokens · answer tokens' },
+          `${fmtInt(message.prompt_tokens)} in · ${fmtInt(message.completion_tokens)} out`));
+      }
+    }
+    message.actions.replaceChildren(...buttons);
+    message.node.classList.toggle('last', message === last || message === lastUser);
+  }
+}
+
+// -- scrolling ---------------------------------------------------------------------------------
+
+let stickToBottom = true;
+thread.addEventListener('scroll', () => {
+  stickToBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 80;
+});
+
+function scrollToBottom(force = false) {
+  if (force || stickToBottom) thread.scrollTop = thread.scrollHeight;
+}
+
+// -- conversations -----------------------------------------------------------------------------
+
+function conversationIdFromPath() {
+  const match = location.pathname.match(/^\/chat\/([^/]+)$/);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+async function openConversation(id, { push = true } = {}) {
+  if (state.streaming) stopStreaming();
+  const ticket = ++state.opening;
+  let conversation;
+  try {
+    conversation = await api(`/api/conversations/${encodeURIComponent(id)}`);
+  } catch (err) {
+    if (ticket !== state.opening) return;
+    toast(err.status === 404 ? 'That conversation does not exist (any more).' : err.message, 'error');
+    newChat({ push: true, replace: true });
+    return;
+  }
+  if (ticket !== state.opening) return;
+  state.conversation = conversation;
+  if (conversation.model) state.model = conversation.model;
+  if (push) history.pushState({}, '', `/chat/${encodeURIComponent(id)}`);
+  shell.setActive(id);
+  showNotice(null);
+  meterFromHistory(conversation.messages);
+  renderPicker();
+  renderMessages();
+  updateTopbar();
+  stickToBottom = true;
+  scrollToBottom(true);
+  promptBox.focus();
+}
+
+function newChat({ push = true, replace = false } = {}) {
+  if (state.streaming) stopStreaming();
+  state.opening++;
+  state.conversation = null;
+  state.meter = { used: null, window: null };
+  if (push) history[replace ? 'replaceState' : 'pushState']({}, '', '/chat');
+  shell.setActive(null);
+  showNotice(null);
+  list.replaceChildren();
+  if (!model(state.model)) state.model = defaultModel();
+  renderPicker();
+  renderEmpty();
+  updateMeter();
+  updateTopbar();
+  promptBox.focus();
+}
+
+function updateTopbar() {
+  const conversation = state.conversation;
+  $('conversation-menu-button').hidden = !conversation;
+  document.title = `${conversation?.title || 'Chat'} · hfgate`;
+  if (!conversation) return;
+  const menu = $('conversation-menu');
+  menu.querySelector('[data-action="export-markdown"]').href = exportUrl(conversation.id, 'markdown');
+  menu.querySelector('[data-action="export-json"]').href = exportUrl(conversation.id, 'json');
+}
+
+const conversationMenu = $('conversation-menu');
+$('conversation-menu-button').addEventListener('click', (event) => {
+  event.stopPropagation();
+  const open = conversationMenu.hidden;
+  conversationMenu.hidden = !open;
+  $('conversation-menu-button').setAttribute('aria-expanded', String(open));
+  if (open) conversationMenu.querySelector('[role="menuitem"]').focus();
+});
+document.addEventListener('click', (event) => {
+  if (!conversationMenu.hidden && !conversationMenu.contains(event.target)) {
+    conversationMenu.hidden = true;
+    $('conversation-menu-button').setAttribute('aria-expanded', 'false');
+  }
+});
+conversationMenu.addEventListener('click', async (event) => {
+  const action = event.target.closest('[data-action]')?.dataset.action;
+  const conversation = state.conversation;
+  if (!conversation || !action) return;
+  conversationMenu.hidden = true;
+  if (action === 'rename') {
+    const updated = await openDialog({
+      title: 'Rename conversation',
+      fields: [{ name: 'title', label: 'Title', value: conversation.title || '' }],
+      confirm: 'Rename',
+      onSubmit: (values) => api(`/api/conversations/${encodeURIComponent(conversation.id)}`, { method: 'PATCH', json: { title: values.title } }),
+    });
+    if (updated) onRenamed(updated);
+  } else if (action === 'delete') {
+    shell.remove(conversation.id);
+  }
+});
+
+function onRenamed(updated) {
+  shell.upsert(updated);
+  if (state.conversation?.id === updated.id) {
+    state.conversation.title = updated.title;
+    updateTopbar();
+  }
+}
+
+// -- asking and streaming ----------------------------------------------------------------------
+
+function updateSendState() {
+  const busy = !!state.streaming;
+  sendButton.hidden = busy;
+  stopButton.hidden = !busy;
+  sendButton.disabled = busy || !promptBox.value.trim() || !state.model;
+}
+
+function autosize() {
+  promptBox.style.height = 'auto';
+  promptBox.style.height = `${Math.min(promptBox.scrollHeight, 220)}px`;
+}
+
+async function send(content) {
+  if (state.streaming || !content.trim()) return;
+  if (!state.model) await modelsReady;
+  if (!state.model) {
+    toast('Choose a model first.', 'error');
+    return;
+  }
+  promptBox.value = '';
+  autosize();
+  updateSendState();
+  if (!state.conversation) {
+    try {
+      const created = await api('/api/conversations', { method: 'POST', json: { model: state.model } });
+      state.conversation = { ...created, messages: created.messages || [] };
+    } catch (err) {
+      promptBox.value = content;
+      autosize();
+      updateSendState();
+      showNotice(err.message, 'warn');
+      return;
+    }
+    state.opening++;
+    history.pushState({}, '', `/chat/${encodeURIComponent(state.conversation.id)}`);
+    shell.upsert({ ...state.conversation, title: state.conversation.title || 'New chat' });
+    shell.setActive(state.conversation.id);
+    updateTopbar();
+  }
+  const question = { id: null, role: 'user', content, status: 'complete' };
+  state.conversation.messages.push(question);
+  list.append(buildMessage(question));
+  renderEmpty();
+  await streamAnswer({ content }, question);
+}
+
+async function streamAnswer(body, question) {
+  const conversation = state.conversation;
+  const modelId = state.model;
+  const answer = {
+    id: null, role: 'assistant', content: '', model: modelId, status: 'streaming',
+    error: null, prompt_tokens: null, completion_tokens: null,
+  };
+  conversation.messages.push(answer);
+  list.append(buildMessage(answer));
+  const controller = new AbortController();
+  const run = {
+    answer, question, controller, conversation, stopped: false, gotToken: false,
+    waking: null, timer: null, started: performance.now(),
+  };
+  state.streaming = run;
+  updateSendState();
+  refreshActions();
+  stickToBottom = true;
+  scrollToBottom(true);
+  showNotice(null);
+  // A model known to be asleep: say so at once (the server's own progress follows every 5 s).
+  const known = model(modelId);
+  if (known && ['scaled_to_zero', 'waking'].includes(known.status)) {
+    setTimeout(() => {
+      if (state.streaming === run && !run.gotToken && !run.waking) {
+        showWaking(run, (performance.now() - run.started) / 1000, 'waking');
+      }
+    }, 800);
+  }
+
+  let response;
+  try {
+    response = await request(`/api/conversations/${encodeURIComponent(conversation.id)}/chat`, {
+      method: 'POST', json: { ...body, model: modelId }, signal: controller.signal, accept: 'text/event-stream',
+    });
+  } catch (err) {
+    return finish(run, run.stopped ? 'interrupted' : 'error', run.stopped ? null : { code: 'network', message: err.message });
+  }
+  if (!response.ok) {
+    // Refused before anything was stored: take the question back into the composer.
+    const error = new ApiError(response.status, await readJson(response));
+    return refuse(run, error, body);
+  }
+  try {
+    for await (const item of readEvents(response)) {
+      if (item.comment) {
+        onComment(run, item.comment);
+        continue;
+      }
+      if (item.event === 'hfgate') {
+        onStart(run, JSON.parse(item.data));
+        continue;
+      }
+      if (item.data === '[DONE]') break;
+      let chunk;
+      try { chunk = JSON.parse(item.data); } catch { continue; }
+      if (chunk.error) {
+        answer.error = chunk.error;
+        continue;
+      }
+      if (chunk.usage) onUsage(run, chunk.usage);
+      for (const choice of chunk.choices || []) {
+        const delta = choice.delta?.content;
+        if (delta) onToken(run, delta);
+      }
+    }
+  } catch (err) {
+    if (!run.stopped) answer.error = answer.error || { code: 'network', message: 'The connection dropped before the answer was complete.' };
+  }
+  if (answer.error && answer.error.code !== 'network') return finish(run, 'error', answer.error);
+  if (run.stopped) return finish(run, 'interrupted');
+  if (answer.error) return finish(run, 'interrupted', answer.error);
+  return finish(run, 'complete');
+}
+
+function onStart(run, info) {
+  run.answer.id = info.assistant_message_id;
+  run.answer.node.dataset.id = info.assistant_message_id;
+  if (run.question) {
+    run.question.id = info.user_message_id;
+    run.question.node.dataset.id = info.user_message_id;
+  }
+  if (info.model) run.answer.model = info.model;
+  if (info.context_window) state.meter.window = info.context_window;
+  if (info.prompt_tokens_counted) state.meter.used = info.prompt_tokens_counted;
+  updateMeter();
+  if (info.trimmed) {
+    const n = info.trimmed;
+    showNotice(`${n} older message${n === 1 ? ' was' : 's were'} left out so this conversation fits the model’s ${fmtInt(info.context_window)}-token context window.`, 'warn');
+  }
+  if (info.title && run.conversation.title !== info.title) {
+    run.conversation.title = info.title;
+    shell.upsert({ id: run.conversation.id, title: info.title, model: info.model, updated_at: new Date().toISOString() });
+    updateTopbar();
+  }
+}
+
+const WAKING = /(waking|waiting for) the endpoint\D*(\d+)\s*s/i;
+
+function onComment(run, text) {
+  const match = text.match(WAKING);
+  if (match && !run.gotToken) showWaking(run, Number(match[2]), match[1].toLowerCase() === 'waking' ? 'waking' : 'waiting');
+}
+
+const WAKING_HINTS = {
+  waking: 'The endpoint was scaled to zero and is starting up, which usually takes a minute or two. Your answer follows as soon as it runs.',
+  waiting: 'No answer yet. If the endpoint was scaled to zero it is waking up, which usually takes a minute or two; your answer follows as soon as it runs.',
+};
+
+function showWaking(run, seconds, kind) {
+  if (!run.waking) {
+    const label = el('strong', { class: 'waking-time' });
+    const hint = el('p');
+    const node = el('div', { class: 'waking', role: 'status' }, el('span', { class: 'spinner' }), el('div', {}, label, hint));
+    run.waking = { node, label, hint, kind };
+    run.answer.body.replaceChildren(node);
+    run.timer = setInterval(() => paintWaking(run), 1000);
+  }
+  // Once the endpoint is known to be waking, it stays "waking" until the answer comes.
+  if (run.waking.kind !== 'waking') run.waking.kind = kind;
+  run.waking.hint.textContent = WAKING_HINTS[run.waking.kind];
+  run.waking.base = seconds;
+  run.waking.at = performance.now();
+  paintWaking(run);
+}
+
+function paintWaking(run) {
+  if (!run.waking) return;
+  const seconds = Math.round(run.waking.base + (performance.now() - run.waking.at) / 1000);
+  const what = run.waking.kind === 'waking' ? 'Waking the endpoint' : 'Waiting for the endpoint';
+  run.waking.label.textContent = `${what}… ${seconds} s`;
+}
+
+function clearWaking(run) {
+  if (run.timer) clearInterval(run.timer);
+  run.timer = null;
+  if (run.waking) {
+    run.waking.node.remove();
+    run.waking = null;
+    loadModels();
+  }
+}
+
+let paintPending = false;
+function onToken(run, delta) {
+  if (!run.gotToken) {
+    run.gotToken = true;
+    clearWaking(run);
+  }
+  run.answer.content += delta;
+  if (paintPending) return;
+  paintPending = true;
+  requestAnimationFrame(() => {
+    paintPending = false;
+    renderMarkdown(run.answer.body, run.answer.content);
+    scrollToBottom();
+  });
+}
+
+function onUsage(run, usage) {
+  run.answer.prompt_tokens = usage.prompt_tokens ?? null;
+  run.answer.completion_tokens = usage.completion_tokens ?? null;
+  state.meter.used = (usage.prompt_tokens || 0) + (usage.completion_tokens || 0);
+  updateMeter();
+}
+
+function finish(run, status, error = null) {
+  clearWaking(run);
+  const answer = run.answer;
+  answer.status = status;
+  answer.error = error;
+  if (status === 'interrupted' && !answer.content && !answer.id) {
+    // Stopped before the server had started the turn: nothing to show for it.
+    removeMessage(answer);
+  } else {
+    paintAnswer(answer);
+    if (status === 'interrupted' && error) answer.extra.replaceChildren(errorPanel(error));
+  }
+  if (state.streaming === run) state.streaming = null;
+  updateSendState();
+  refreshActions();
+  scrollToBottom();
+  shell.refresh();
+  if (!answer.id && state.conversation === run.conversation) {
+    // The ids never arrived (stopped very early): read back what the server stored.
+    setTimeout(() => {
+      if (!state.streaming && state.conversation === run.conversation) openConversation(run.conversation.id, { push: false });
+    }, 600);
+  }
+  if (status === 'error') loadModels();
+}
+
+function refuse(run, error, body) {
+  clearWaking(run);
+  removeMessage(run.answer);
+  if (run.question && body.content !== null) {
+    removeMessage(run.question);
+    if (!promptBox.value) {
+      promptBox.value = body.content;
+      autosize();
+    }
+  }
+  if (state.streaming === run) state.streaming = null;
+  const info = describeError(error);
+  showNotice(`${info.title}: ${error.message} ${info.fix}`, 'warn');
+  updateSendState();
+  refreshActions();
+  renderEmpty();
+}
+
+function removeMessage(message) {
+  const messages = state.conversation?.messages;
+  if (messages) {
+    const index = messages.indexOf(message);
+    if (index >= 0) messages.splice(index, 1);
+  }
+  message.node?.remove();
+}
+
+function stopStreaming() {
+  const run = state.streaming;
+  if (!run) return;
+  run.stopped = true;
+  run.controller.abort();
+}
+
+// -- regenerate, edit and resend -----------------------------------------------------------------
+
+async function deleteFrom(message) {
+  const conversation = state.conversation;
+  if (!message.id) {
+    await openConversation(conversation.id, { push: false });
+    return false;
+  }
+  try {
+    await api(`/api/conversations/${encodeURIComponent(conversation.id)}/messages/${encodeURIComponent(message.id)}`, { method: 'DELETE' });
+  } catch (err) {
+    if (err.status !== 404) {
+      toast(err.message, 'error');
+      return false;
+    }
+  }
+  const index = conversation.messages.indexOf(message);
+  for (const gone of conversation.messages.splice(index)) gone.node?.remove();
+  return true;
+}
+
+async function regenerate(message) {
+  if (state.streaming) return;
+  const messages = state.conversation.messages;
+  let question = message;
+  if (message.role === 'assistant') {
+    if (!(await deleteFrom(message))) return;
+    question = [...messages].reverse().find((m) => m.role === 'user');
+  }
+  showNotice(null);
+  await streamAnswer({ content: null }, question || null);
+}
+
+function startEdit(message) {
+  if (state.streaming) return;
+  const area = el('textarea', { 'aria-label': 'Edit your message' });
+  area.value = message.content;
+  const cancel = el('button', { type: 'button', class: 'btn small' }, 'Cancel');
+  const save = el('button', { type: 'button', class: 'btn small primary' }, 'Send');
+  const editor = el('div', { class: 'msg-edit' }, area, el('div', {}, cancel, save));
+  message.body.replaceWith(editor);
+  message.actions.hidden = true;
+  area.focus();
+  area.setSelectionRange(area.value.length, area.value.length);
+  const close = () => {
+    editor.replaceWith(message.body);
+    message.actions.hidden = false;
+  };
+  const submit = async () => {
+    const text = area.value.trim();
+    if (!text) return;
+    close();
+    if (!(await deleteFrom(message))) return;
+    await send(text);
+  };
+  cancel.addEventListener('click', close);
+  save.addEventListener('click', submit);
+  area.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    } else if (event.key === 'Escape') {
+      event.preventDefault();
+      event.stopPropagation();
+      close();
+    }
+  });
+}
+
+// -- the composer and the keyboard ---------------------------------------------------------------
+
+$('composer').addEventListener('submit', (event) => {
+  event.preventDefault();
+  send(promptBox.value);
+});
+promptBox.addEventListener('input', () => {
+  autosize();
+  updateSendState();
+});
+promptBox.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    if (!state.streaming) send(promptBox.value);
+  }
+});
+stopButton.addEventListener('click', stopStreaming);
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && state.streaming && !event.defaultPrevented) {
+    event.preventDefault();
+    stopStreaming();
+  }
+});
+
+window.addEventListener('popstate', () => {
+  const id = conversationIdFromPath();
+  if (id) openConversation(id, { push: false });
+  else newChat({ push: false });
+});
+
+// -- start ----------------------------------------------------------------------------------------
+
+const shell = initShell({
+  onOpen: (id) => {
+    if (state.conversation?.id !== id) openConversation(id);
+  },
+  onNew: () => newChat(),
+  onDeleted: (id) => {
+    if (state.conversation?.id === id) newChat();
+  },
+  onRenamed,
+});
+
+let modelsReady = null;
+
+async function start() {
+  const id = conversationIdFromPath();
+  modelsReady = loadModels();
+  await modelsReady;
+  if (id) await openConversation(id, { push: false });
+  else newChat({ push: false });
+  setInterval(() => {
+    if (!document.hidden) loadModels();
+  }, MODEL_POLL_MS);
+}
+
+start();

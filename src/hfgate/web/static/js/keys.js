@@ -1,0 +1,99 @@
+// The API keys page: a person's keys (an admin sees everyone's), create one, revoke one.
+import { api } from './lib/api.js';
+import { icon } from './lib/icons.js';
+import { initShell } from './lib/shell.js';
+import { confirmDialog, copyText, el, timeAgo, timeUntil, toast } from './lib/ui.js';
+
+const IS_ADMIN = ['owner', 'admin'].includes(document.body.dataset.role);
+const $ = (id) => document.getElementById(id);
+const form = $('key-form');
+const rows = $('key-rows');
+
+initShell();
+$('base-url').textContent = location.origin;
+
+function limits(key) {
+  const parts = [];
+  if (key.rpm) parts.push(`${key.rpm} req/min`);
+  if (key.tpm) parts.push(`${key.tpm.toLocaleString('en-US')} tok/min`);
+  if (key.models?.length) parts.push(`models: ${key.models.join(', ')}`);
+  return parts.join(' · ') || 'none';
+}
+
+function row(key) {
+  const revoked = !!key.revoked_at;
+  const expired = key.expires_at && new Date(key.expires_at) < new Date();
+  let actions = el('span', { class: 'muted small' }, revoked ? 'Revoked' : expired ? 'Expired' : '');
+  if (!revoked) {
+    actions = el('button', { type: 'button', class: 'btn small', 'data-action': 'revoke' }, icon('trash'), 'Revoke');
+    actions.addEventListener('click', () => revoke(key));
+  }
+  return el('tr', { class: revoked ? 'revoked' : '', 'data-id': key.id },
+    el('td', {}, key.name),
+    el('td', { class: 'mono' }, key.prefix),
+    IS_ADMIN ? el('td', {}, key.owner || '—') : null,
+    el('td', {}, limits(key)),
+    el('td', {}, timeAgo(key.last_used_at)),
+    el('td', {}, key.expires_at ? (expired ? 'expired' : `in ${timeUntil(key.expires_at)}`) : 'never'),
+    el('td', { class: 'actions' }, actions));
+}
+
+async function load() {
+  try {
+    const keys = (await api('/api/keys')).data || [];
+    keys.sort((a, b) => !!a.revoked_at - !!b.revoked_at || b.id - a.id);
+    rows.replaceChildren(...keys.map(row));
+    $('keys-empty').hidden = keys.length > 0;
+  } catch (err) {
+    toast(err.message, 'error');
+  }
+}
+
+async function revoke(key) {
+  const ok = await confirmDialog({
+    title: `Revoke “${key.name}”?`,
+    body: 'Programs using this key stop working at once. This cannot be undone.',
+    confirm: 'Revoke',
+  });
+  if (!ok) return;
+  try {
+    await api(`/api/keys/${key.id}`, { method: 'DELETE' });
+    toast('Key revoked');
+  } catch (err) {
+    toast(err.message, 'error');
+  }
+  load();
+}
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const body = { name: $('key-name').value.trim() };
+  if (!body.name) {
+    $('key-name').focus();
+    return;
+  }
+  for (const [field, id] of [['rpm', 'key-rpm'], ['tpm', 'key-tpm'], ['expires_days', 'key-expires']]) {
+    const value = $(id).value.trim();
+    if (value) body[field] = Number(value);
+  }
+  const button = $('key-create');
+  button.disabled = true;
+  try {
+    const created = await api('/api/keys', { method: 'POST', json: body });
+    $('new-key-value').textContent = created.key;
+    $('new-key').hidden = false;
+    form.reset();
+    load();
+  } catch (err) {
+    toast(err.message, 'error', 6000);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$('new-key-copy').addEventListener('click', async () => {
+  const ok = await copyText($('new-key-value').textContent);
+  toast(ok ? 'Key copied' : 'Could not copy: select it and copy by hand', ok ? 'info' : 'error');
+});
+
+load();

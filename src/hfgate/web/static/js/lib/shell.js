@@ -1,0 +1,184 @@
+// The frame around every signed-in page: the sidebar (navigation, conversations, account),
+// the phone-width drawer, and sign-out.
+import { api, request } from './api.js';
+import { hydrateIcons } from './icons.js';
+import { confirmDialog, el, iconButton, popupMenu, toast } from './ui.js';
+
+const DAY = 86400000;
+
+function groupOf(iso) {
+  const then = new Date(iso);
+  const today = new Date();
+  today.setHours(0, 0, 0, 0);
+  const diff = today.getTime() - then.getTime();
+  if (diff <= 0) return 'Today';
+  if (diff <= DAY) return 'Yesterday';
+  if (diff <= 7 * DAY) return 'Previous 7 days';
+  if (diff <= 30 * DAY) return 'Previous 30 days';
+  return 'Older';
+}
+
+export function exportUrl(id, format) {
+  return `/api/conversations/${encodeURIComponent(id)}/export?format=${format}`;
+}
+
+/**
+ * Start the shell. Hooks (all optional), used by the chat page to stay on the page:
+ * onOpen(id) opens a conversation, onNew() starts a new chat, onDeleted(id), onRenamed(conv).
+ */
+export function initShell(hooks = {}) {
+  hydrateIcons(document);
+  const app = document.getElementById('app');
+  const list = document.getElementById('conversation-list');
+  let conversations = [];
+  let active = null;
+
+  // -- the drawer (phone width) --------------------------------------------------------------
+  const scrim = document.getElementById('scrim');
+  const openDrawer = () => { app.classList.add('nav-open'); scrim.hidden = false; document.getElementById('sidebar-close')?.focus(); };
+  const closeDrawer = () => { app.classList.remove('nav-open'); scrim.hidden = true; };
+  document.querySelectorAll('[data-open-menu]').forEach((b) => b.addEventListener('click', openDrawer));
+  document.getElementById('sidebar-close')?.addEventListener('click', closeDrawer);
+  scrim?.addEventListener('click', closeDrawer);
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && app.classList.contains('nav-open')) {
+      closeDrawer();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  document.getElementById('new-chat')?.addEventListener('click', (event) => {
+    if (!hooks.onNew) return;
+    event.preventDefault();
+    closeDrawer();
+    hooks.onNew();
+  });
+
+  document.getElementById('sign-out')?.addEventListener('click', async () => {
+    try { await request('/auth/logout', { method: 'POST' }); } finally { location.assign('/login'); }
+  });
+
+  // -- conversations -------------------------------------------------------------------------
+  function render() {
+    list.removeAttribute('aria-busy');
+    if (!conversations.length) {
+      list.replaceChildren(el('li', { class: 'conv-empty' }, 'No conversations yet.'));
+      return;
+    }
+    const nodes = [];
+    let group = null;
+    for (const conv of conversations) {
+      const label = groupOf(conv.updated_at);
+      if (label !== group) {
+        group = label;
+        nodes.push(el('li', { class: 'section-label group-label', 'aria-hidden': 'true' }, label));
+      }
+      nodes.push(item(conv));
+    }
+    list.replaceChildren(...nodes);
+  }
+
+  function item(conv) {
+    const link = el('a', {
+      class: 'conv', href: `/chat/${encodeURIComponent(conv.id)}`, 'data-id': conv.id,
+      'aria-current': conv.id === active ? 'page' : null, title: conv.title || 'New chat',
+    }, el('span', { class: 'conv-title' }, conv.title || 'New chat'));
+    link.addEventListener('click', (event) => {
+      if (!hooks.onOpen || event.metaKey || event.ctrlKey || event.shiftKey) return;
+      event.preventDefault();
+      closeDrawer();
+      hooks.onOpen(conv.id);
+    });
+    const more = iconButton('more', `Actions for “${conv.title || 'New chat'}”`, { class: 'icon-btn conv-more', 'aria-haspopup': 'menu', 'aria-expanded': 'false' });
+    more.addEventListener('click', (event) => {
+      event.stopPropagation();
+      popupMenu(more, [
+        { label: 'Rename', icon: 'pencil', onSelect: () => startRename(conv) },
+        { label: 'Export as Markdown', icon: 'download', href: exportUrl(conv.id, 'markdown'), download: true },
+        { label: 'Export as JSON', icon: 'download', href: exportUrl(conv.id, 'json'), download: true },
+        { label: 'Delete', icon: 'trash', danger: true, onSelect: () => remove(conv) },
+      ]);
+    });
+    return el('li', { 'data-id': conv.id }, link, more);
+  }
+
+  function startRename(conv) {
+    const row = list.querySelector(`li[data-id="${CSS.escape(conv.id)}"]`);
+    if (!row) return;
+    const input = el('input', { class: 'conv-rename', type: 'text', value: conv.title || '', 'aria-label': 'Conversation title', maxlength: '200' });
+    row.replaceChildren(input);
+    input.focus();
+    input.select();
+    let done = false;
+    const finish = async (save) => {
+      if (done) return;
+      done = true;
+      const title = input.value.trim();
+      if (save && title && title !== conv.title) await rename(conv.id, title);
+      else render();
+    };
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter') { event.preventDefault(); finish(true); }
+      if (event.key === 'Escape') { event.preventDefault(); event.stopPropagation(); finish(false); }
+    });
+    input.addEventListener('blur', () => finish(true));
+  }
+
+  async function rename(id, title) {
+    try {
+      const updated = await api(`/api/conversations/${encodeURIComponent(id)}`, { method: 'PATCH', json: { title } });
+      upsert(updated);
+      hooks.onRenamed?.(updated);
+    } catch (err) {
+      toast(err.message, 'error');
+      render();
+    }
+  }
+
+  async function remove(conv) {
+    const ok = await confirmDialog({
+      title: 'Delete this conversation?',
+      body: `“${conv.title || 'New chat'}” and all of its messages will be deleted. This cannot be undone.`,
+      confirm: 'Delete',
+    });
+    if (!ok) return;
+    try {
+      await api(`/api/conversations/${encodeURIComponent(conv.id)}`, { method: 'DELETE' });
+      conversations = conversations.filter((c) => c.id !== conv.id);
+      render();
+      toast('Conversation deleted');
+      hooks.onDeleted?.(conv.id);
+    } catch (err) {
+      toast(err.message, 'error');
+    }
+  }
+
+  async function refresh() {
+    try {
+      conversations = (await api('/api/conversations')).data || [];
+      render();
+    } catch (err) {
+      list.replaceChildren(el('li', { class: 'conv-empty' }, `Could not load conversations: ${err.message}`));
+    }
+  }
+
+  function upsert(conv) {
+    const index = conversations.findIndex((c) => c.id === conv.id);
+    const merged = { ...(conversations[index] || {}), ...conv };
+    if (index >= 0) conversations.splice(index, 1);
+    conversations.unshift(merged);
+    conversations.sort((a, b) => (b.updated_at || '').localeCompare(a.updated_at || ''));
+    render();
+  }
+
+  function setActive(id) {
+    active = id;
+    for (const link of list.querySelectorAll('a.conv')) {
+      if (link.dataset.id === id) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+  }
+
+  refresh();
+  return { refresh, upsert, setActive, rename: startRename, remove: (id) => remove(conversations.find((c) => c.id === id) || { id }), closeDrawer };
+}

@@ -1,0 +1,27 @@
+// Model and endpoint statuses: one label and one plain-language hint each.
+import { el } from './ui.js';
+
+export const STATUS = {
+  ready: { label: 'Ready', hint: 'Answering requests.' },
+  scaled_to_zero: { label: 'Scaled to zero', hint: 'Asleep to save cost: the first message wakes it, which takes a minute or two.' },
+  waking: { label: 'Waking', hint: 'Starting up: answers follow as soon as it runs.' },
+  paused: { label: 'Paused', hint: 'Paused on Hugging Face: it will not wake by itself. An admin resumes it on the endpoint page.' },
+  unreachable: { label: 'Unreachable', hint: 'hfgate cannot reach the endpoint right now.' },
+  auth_failed: { label: 'Auth failed', hint: "The endpoint rejected hfgate's token: an admin must update it on the Integrations page." },
+  pending: { label: 'Pending', hint: 'Added while the endpoint was asleep: validation finishes when it runs.' },
+  failed: { label: 'Failed', hint: 'The last check failed.' },
+};
+
+export function statusLabel(status) {
+  return (STATUS[status] || { label: status || 'Unknown' }).label;
+}
+
+export function badge(status) {
+  return el('span', { class: `badge ${status || ''}`, 'data-status': status || '' }, statusLabel(status));
+}
+
+export function engineLabel(engine, version) {
+  const names = { tgi: 'TGI', vllm: 'vLLM', sglang: 'SGLang', tei: 'TEI' };
+  const name = names[engine] || engine || '—';
+  return version ? `${name} ${version}` : name;
+}

@@ -1,0 +1,137 @@
+"""The pure parts: reading the relayed stream, titles, what the model is sent, the exports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from hfgate.api.routes.conversations import ClosingStreamingResponse
+from hfgate.chat import openai_format
+from hfgate.conversations import export
+from hfgate.conversations.service import Transcript, _wire, make_title
+from hfgate.errors import UpstreamProtocolError
+from hfgate.storage.tables import Message
+
+
+def _chunk(content: str) -> bytes:
+    return openai_format.sse({"choices": [{"index": 0, "delta": {"content": content}}]})
+
+
+def test_transcript_reads_text_usage_and_the_end() -> None:
+    transcript = Transcript()
+    transcript.feed(b": waking the endpoint\xe2\x80\xa6 12 s\n\n")
+    transcript.feed(_chunk("Hello") + _chunk(", world"))  # two events in one chunk
+    transcript.feed(openai_format.sse({"choices": [], "usage": {"prompt_tokens": 3}}))
+    assert transcript.answer().status == "interrupted", "no [DONE] yet"
+    transcript.feed(openai_format.DONE)
+    answer = transcript.answer()
+    assert (answer.text, answer.status, answer.error) == ("Hello, world", "complete", None)
+    assert answer.usage == {"prompt_tokens": 3}
+
+
+def test_transcript_keeps_the_error_and_the_partial_text() -> None:
+    transcript = Transcript()
+    transcript.feed(_chunk("par"))
+    transcript.feed(openai_format.sse_error(UpstreamProtocolError("the endpoint broke")))
+    transcript.feed(openai_format.DONE)
+    transcript.feed(b"data: {not json}\n\n")
+    answer = transcript.answer()
+    assert (answer.text, answer.status, answer.error) == ("par", "error", "the endpoint broke")
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("  Hi\n there  ", "Hi there"),
+        ("", "Untitled"),
+        ("word " * 20, "word word word word word word word word word word word word…"),
+        ("x" * 80, "x" * 60 + "…"),
+    ],
+)
+def test_titles_are_the_first_words(text: str, title: str) -> None:
+    assert make_title(text) == title
+
+
+def _message(role: str, content: str, status: str = "complete") -> Message:
+    return Message(role=role, content=content, status=status)
+
+
+def test_the_model_is_sent_alternating_turns_without_failed_answers() -> None:
+    history = [
+        _message("system", "be brief"),
+        _message("user", "one"),
+        _message("assistant", "half", "error"),
+        _message("user", "two"),
+        _message("assistant", "cut sh", "interrupted"),
+        _message("assistant", "", "interrupted"),
+        _message("user", "three"),
+    ]
+    assert _wire(history) == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "one\n\ntwo"},
+        {"role": "assistant", "content": "cut sh"},
+        {"role": "user", "content": "three"},
+    ]
+
+
+def _view(**changes: Any) -> dict[str, Any]:
+    message = {
+        "id": "m2", "position": 1, "role": "assistant", "content": "Half an ans",
+        "model": "org/model", "status": "interrupted", "error": None,
+    }  # fmt: skip
+    view = {
+        "id": "0123456789ab", "title": "Ünïcode / title?", "model": "org/model",
+        "created_at": "2025-01-01T00:00:00+00:00",
+        "messages": [
+            {**message, "id": "m1", "position": 0, "role": "user", "content": "Q",
+             "model": None, "status": "complete"},
+            message,
+        ],
+    }  # fmt: skip
+    return view | changes
+
+
+def test_markdown_marks_interrupted_answers() -> None:
+    text = export.markdown(_view())
+    assert text.startswith("# Ünïcode / title?\n")
+    assert "## User\n\nQ\n\n## Assistant (org/model)\n\nHalf an ans\n\n*(interrupted)*\n" in text
+
+
+def test_export_file_names_are_plain_ascii() -> None:
+    assert export.filename(_view(), "md") == "n-code-title-01234567.md"
+    assert export.filename(_view(title=None), "json") == "conversation-01234567.json"
+    body, media_type, _ = export.render(_view(), "json")
+    assert media_type == "application/json"
+    assert json.loads(body)["conversation"]["title"] == "Ünïcode / title?"
+
+
+async def test_the_stream_generator_is_closed_even_when_left_at_a_yield() -> None:
+    """A browser that stops reading while a chunk is being sent: the generator still ends."""
+    closed: list[bool] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            yield b"one"
+            yield b"two"
+        finally:
+            closed.append(True)
+
+    gone = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            gone.set()
+            await asyncio.sleep(10)  # the write never completes: cancelled at the disconnect
+
+    generator = body()  # held here, so the garbage collector cannot be what closes it
+    scope = {"type": "http", "asgi": {"spec_version": "2.3"}}
+    await asyncio.wait_for(ClosingStreamingResponse(generator)(scope, receive, send), 5)
+    assert closed == [True]
