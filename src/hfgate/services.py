@@ -22,6 +22,7 @@ from hfgate.chat.templates import Templates
 from hfgate.chat.tokens import TokenCounter
 from hfgate.chat.usage import UsageRecorder
 from hfgate.cluster import LocalCoordinator, RedisCoordinator, StatusSync
+from hfgate.conversations import ConversationService
 from hfgate.integrations.service import IntegrationService
 from hfgate.integrations.validation import Validator
 from hfgate.settings import Settings
@@ -70,6 +71,7 @@ class Services:
             self.usage,
             self.limiter,
         )
+        self.conversations = ConversationService(self.db, self.chat)
         self.native = NativeService(self.chat)
         self.refresher = StatusRefresher(
             self.catalog, self.board, self.transport, settings.status_interval

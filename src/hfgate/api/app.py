@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from hfgate import __version__, lifecycle
 from hfgate.api import errors
 from hfgate.api.limits import BodySizeLimit
-from hfgate.api.routes import health, integrations, models, openai, people, tgi
+from hfgate.api.routes import conversations, health, integrations, models, openai, people, tgi
 from hfgate.services import Services
 from hfgate.settings import Settings
 from hfgate.web import routes as web

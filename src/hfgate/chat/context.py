@@ -43,6 +43,13 @@ def token_limit(model: ServedModel) -> int:
     return min(limits)
 
 
+def prompt_room(model: ServedModel, reserve: int) -> int:
+    """The most prompt tokens that still leave ``reserve`` for the answer (and that TGI's own
+    ``max_input_tokens`` accepts)."""
+    room = token_limit(model) - reserve
+    return min(room, model.max_input_tokens) if model.max_input_tokens else room
+
+
 def reserve_for(model: ServedModel, requested: int | None) -> int:
     """Completion room that trimming must leave."""
     wanted = requested if requested is not None else DEFAULT_RESERVE
@@ -96,23 +103,32 @@ async def fit_chat(
     strict: bool = False,
 ) -> Fit:
     limit, reserve = token_limit(model), reserve_for(model, requested)
+    room = prompt_room(model, reserve)
     upper = tokens.bound(messages)
-    if upper + (requested or reserve) <= limit:
+    if upper + (requested or reserve) <= limit and upper <= room:
         return Fit(messages, completion_budget(model, requested, upper, strict)[0])
     counted, counting = await _count(messages, count)
     system, groups = turns(messages)
     dropped = 0
-    while counted + reserve > limit and len(groups) > 1:
+    while counted > room and len(groups) > 1:
         groups.pop(0)
         dropped += 1
         kept = system + [m for group in groups for m in group]
         counted, counting = await _count(kept, count, counting)
-    if counted + reserve > limit:
+    kept = system + [m for group in groups for m in group]
+    if counting != "exact":
+        return Fit(kept, _estimated_budget(model, requested, counted), None, counting, dropped)
+    if counted > room:
         raise _too_long(model, counted, reserve, dropped)
     max_tokens, clamped = completion_budget(model, requested, counted, strict)
-    kept = system + [m for group in groups for m in group]
-    exact = counted if counting == "exact" else None
-    return Fit(kept, max_tokens, exact, counting, dropped, clamped)
+    return Fit(kept, max_tokens, counted, counting, dropped, clamped)
+
+
+def _estimated_budget(model: ServedModel, requested: int | None, estimated: int) -> int | None:
+    """With only an estimate, neither refuse nor clamp what the caller asked for."""
+    if requested is not None:
+        return requested
+    return completion_budget(model, None, min(estimated, token_limit(model) - 1), False)[0]
 
 
 async def _count(
@@ -122,10 +138,10 @@ async def _count(
         try:
             exact = await count(messages)
         except EndpointColdStart:
-            exact = None  # do not wait for a sleeping endpoint just to count: use the bound
+            exact = None  # do not wait for a sleeping endpoint just to count
         if exact is not None:
             return exact, "exact"
-    return tokens.bound(messages), "estimate"
+    return tokens.estimate(messages), "estimate"
 
 
 def _too_long(
@@ -156,14 +172,16 @@ async def fit_prompt(
     """The same for a raw completion prompt: it cannot be trimmed, only refused."""
     limit, reserve = token_limit(model), reserve_for(model, requested)
     upper = tokens.text_bound(prompt)
-    if upper + (requested or reserve) <= limit:
+    if upper + (requested or reserve) <= limit and upper <= prompt_room(model, reserve):
         return Fit([], completion_budget(model, requested, upper, strict)[0])
     try:
         exact = await count(prompt)
     except EndpointColdStart:
         exact = None
-    counted, counting = (exact, "exact") if exact is not None else (upper, "estimate")
-    if counted + reserve > limit:
-        raise _too_long(model, counted, reserve, 0)
-    max_tokens, clamped = completion_budget(model, requested, counted, strict)
-    return Fit([], max_tokens, exact, counting, 0, clamped)
+    if exact is None:
+        estimated = tokens.text_estimate(prompt)
+        return Fit([], _estimated_budget(model, requested, estimated), None, "estimate")
+    if exact > prompt_room(model, reserve):
+        raise _too_long(model, exact, reserve, 0)
+    max_tokens, clamped = completion_budget(model, requested, exact, strict)
+    return Fit([], max_tokens, exact, "exact", 0, clamped)

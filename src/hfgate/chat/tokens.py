@@ -39,6 +39,17 @@ def text_bound(text: str) -> int:
     return TEMPLATE_BYTES_FIXED + len(text.encode())
 
 
+def estimate(messages: Sequence[dict[str, Any]]) -> int:
+    """A realistic guess (about 3 bytes a token, plus template tokens) for when the endpoint
+    cannot count: used to trim, never to refuse — the engine has the last word then."""
+    content = sum(message_bytes(m) - TEMPLATE_BYTES_PER_MESSAGE for m in messages)
+    return 32 + 8 * len(messages) + -(-content // 3)
+
+
+def text_estimate(text: str) -> int:
+    return 8 + -(-len(text.encode()) // 3)
+
+
 class TokenCounter:
     """Exact counts from the endpoint, remembered by content (LRU)."""
 

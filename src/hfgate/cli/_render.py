@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -37,3 +39,13 @@ def table(columns: list[str], rows: list[list[Any]]) -> None:
     for row in rows:
         grid.add_row(*(str(cell) if cell is not None else "" for cell in row))
     console.print(grid)
+
+
+def listing(
+    data: list[dict[str, Any]], as_json: bool, columns: dict[str, Callable[[dict[str, Any]], Any]]
+) -> None:
+    """Print API list data as JSON, or as a table of the given columns."""
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    table(list(columns), [[cell(item) for cell in columns.values()] for item in data])

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from hfgate.cli._client import ApiClient, KeyOption, UrlOption, fail
-from hfgate.cli._render import checklist, console, table
+from hfgate.cli._render import checklist, console, listing
 
 app = typer.Typer(
     help="Register and manage Inference Endpoints (talks to a running server).",
@@ -21,6 +21,22 @@ WaitOption = typer.Option(
     0.0, "--wait", help="Seconds to wait for a scaled-to-zero endpoint to wake."
 )
 SOURCE_HELP = "Credential JSON file, or - for standard input."
+INTEGRATION_COLUMNS = {
+    "model": lambda i: i["name"],
+    "status": lambda i: i["status"],
+    "engine": lambda i: i["engine"] or "?",
+    "context": lambda i: f"{i['context_window']:,}",
+    "endpoint": lambda i: i["endpoint"],
+    "key": lambda i: i["api_key"],
+    "id": lambda i: i["id"],
+}
+MODEL_COLUMNS = {
+    "model": lambda m: m["id"],
+    "status": lambda m: m["status"],
+    "context": lambda m: f"{m['context_window']:,}",
+    "engine": lambda m: m.get("engine") or "?",
+    "detail": lambda m: m.get("status_detail", ""),
+}
 
 
 def _read_source(source: str) -> bytes:
@@ -94,22 +110,7 @@ def list_(
 ) -> None:
     """List registered endpoints with their state (tokens shown masked)."""
     data = ApiClient(url, api_key).call("GET", "/api/integrations").json()["data"]
-    if as_json:
-        typer.echo(json.dumps(data, indent=2))
-        return
-    rows = [
-        [
-            i["name"],
-            i["status"],
-            i["engine"] or "?",
-            f"{i['context_window']:,}",
-            i["endpoint"],
-            i["api_key"],
-            i["id"],
-        ]
-        for i in data
-    ]
-    table(["model", "status", "engine", "context", "endpoint", "key", "id"], rows)
+    listing(data, as_json, INTEGRATION_COLUMNS)
 
 
 @app.command("remove")
@@ -133,17 +134,4 @@ def models(
 ) -> None:
     """List the models callers can use, with live status and context window."""
     data = ApiClient(url, api_key).call("GET", "/api/models").json()["data"]
-    if as_json:
-        typer.echo(json.dumps(data, indent=2))
-        return
-    rows = [
-        [
-            m["id"],
-            m["status"],
-            f"{m['context_window']:,}",
-            m.get("engine") or "?",
-            m.get("status_detail", ""),
-        ]
-        for m in data
-    ]
-    table(["model", "status", "context", "engine", "detail"], rows)
+    listing(data, as_json, MODEL_COLUMNS)

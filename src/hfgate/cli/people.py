@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import StrEnum
 from typing import Any
@@ -10,11 +9,33 @@ from typing import Any
 import typer
 
 from hfgate.cli._client import ApiClient, KeyOption, UrlOption, fail
-from hfgate.cli._render import console, table
+from hfgate.cli._render import console, listing
 
 users_app = typer.Typer(help="People and their roles (owner, admin, member).", no_args_is_help=True)
 keys_app = typer.Typer(help="hfgate API keys: shown once, stored hashed.", no_args_is_help=True)
 JsonOption = typer.Option(False, "--json", help="Print the raw JSON answer.")
+USER_COLUMNS = {
+    "id": lambda u: u["id"],
+    "email": lambda u: u["email"],
+    "role": lambda u: u["role"],
+    "password": lambda u: "yes" if u["has_password"] else "no",
+    "since": lambda u: u["created_at"],
+}
+KEY_COLUMNS = {
+    "id": lambda k: k["id"],
+    "name": lambda k: k["name"],
+    "key": lambda k: k["prefix"],
+    "owner": lambda k: k["owner"],
+    "last used": lambda k: k["last_used_at"] or "never",
+    "expires": lambda k: k["expires_at"] or "",
+    "state": lambda k: "revoked" if k["revoked_at"] else "active",
+}
+AUDIT_COLUMNS = {
+    "when": lambda e: e["at"],
+    "who": lambda e: e["actor"],
+    "action": lambda e: e["action"],
+    "target": lambda e: e["target"],
+}
 
 
 class RoleChoice(StrEnum):
@@ -63,16 +84,7 @@ def user_list(
 ) -> None:
     """List people and roles."""
     data = ApiClient(url, api_key).call("GET", "/api/users").json()["data"]
-    if as_json:
-        typer.echo(json.dumps(data, indent=2))
-        return
-    table(
-        ["id", "email", "role", "password", "since"],
-        [
-            [u["id"], u["email"], u["role"], "yes" if u["has_password"] else "no", u["created_at"]]
-            for u in data
-        ],
-    )
+    listing(data, as_json, USER_COLUMNS)
 
 
 @users_app.command("set-role")
@@ -133,22 +145,7 @@ def key_list(
 ) -> None:
     """List keys (yours; admins see everyone's)."""
     data = ApiClient(url, api_key).call("GET", "/api/keys").json()["data"]
-    if as_json:
-        typer.echo(json.dumps(data, indent=2))
-        return
-    rows = [
-        [
-            k["id"],
-            k["name"],
-            k["prefix"],
-            k["owner"],
-            k["last_used_at"] or "never",
-            k["expires_at"] or "",
-            "revoked" if k["revoked_at"] else "active",
-        ]
-        for k in data
-    ]
-    table(["id", "name", "key", "owner", "last used", "expires", "state"], rows)
+    listing(data, as_json, KEY_COLUMNS)
 
 
 @keys_app.command("revoke")
@@ -166,10 +163,4 @@ def audit(
 ) -> None:
     """Who added, rotated or removed which integration, key or role, and when."""
     data = ApiClient(url, api_key).call("GET", "/api/audit", params={"limit": limit}).json()["data"]
-    if as_json:
-        typer.echo(json.dumps(data, indent=2))
-        return
-    table(
-        ["when", "who", "action", "target"],
-        [[e["at"], e["actor"], e["action"], e["target"]] for e in data],
-    )
+    listing(data, as_json, AUDIT_COLUMNS)

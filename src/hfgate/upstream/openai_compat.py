@@ -77,11 +77,12 @@ def _error_message(body: bytes) -> str | None:
     return str(error)
 
 
-def chat_body(request: ChatRequest, max_tokens: int | None, served_model: str) -> dict[str, Any]:
+def _common_body(
+    request: ChatRequest | CompletionRequest, max_tokens: int | None, served_model: str
+) -> dict[str, Any]:
     sampling = request.sampling
     body: dict[str, Any] = {
         "model": served_model,
-        "messages": request.messages,
         "stream": request.stream,
         "max_tokens": max_tokens,
         "temperature": sampling.temperature,
@@ -90,36 +91,34 @@ def chat_body(request: ChatRequest, max_tokens: int | None, served_model: str) -
         "seed": sampling.seed,
         "frequency_penalty": sampling.frequency_penalty,
         "presence_penalty": sampling.presence_penalty,
+    }
+    if request.stream:  # always ask for usage: hfgate records it
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+def _without_nulls(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def chat_body(request: ChatRequest, max_tokens: int | None, served_model: str) -> dict[str, Any]:
+    body = _common_body(request, max_tokens, served_model) | {
+        "messages": request.messages,
         "logprobs": request.logprobs,
         "top_logprobs": request.top_logprobs,
         "tools": request.tools,
         "tool_choice": request.tool_choice,
         "response_format": request.response_format,
     }
-    if request.stream:
-        body["stream_options"] = {"include_usage": True}
-    return {key: value for key, value in body.items() if value is not None}
+    return _without_nulls(body)
 
 
 def completion_body(
     request: CompletionRequest, max_tokens: int | None, served_model: str
 ) -> dict[str, Any]:
-    sampling = request.sampling
-    body: dict[str, Any] = {
-        "model": served_model,
-        "prompt": request.prompt,
-        "stream": request.stream,
-        "max_tokens": max_tokens,
-        "temperature": sampling.temperature,
-        "top_p": sampling.top_p,
-        "stop": sampling.stop or None,
-        "seed": sampling.seed,
-        "frequency_penalty": sampling.frequency_penalty,
-        "presence_penalty": sampling.presence_penalty,
-    }
-    if request.stream:
-        body["stream_options"] = {"include_usage": True}
-    return {key: value for key, value in body.items() if value is not None}
+    return _without_nulls(
+        _common_body(request, max_tokens, served_model) | {"prompt": request.prompt}
+    )
 
 
 def parse_text_completion(body: Any) -> Completion:
