@@ -100,6 +100,7 @@ class Services:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.conversations.drain()
         await self.usage.stop()
         await self.transport.close()
         if self.redis is not None:

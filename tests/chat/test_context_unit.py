@@ -134,10 +134,10 @@ async def test_oldest_turns_are_dropped_until_the_reserve_fits() -> None:
 
     kept = fit.messages
     assert kept[0] == SYSTEM and kept[-1] == messages[-1]
-    assert fit.trimmed == (len(messages) - len(kept)) // 2
-    assert kept == [SYSTEM, *messages[1 + 2 * fit.trimmed :]]
+    assert fit.trimmed == len(messages) - len(kept)
+    assert kept == [SYSTEM, *messages[1 + fit.trimmed :]]
     assert Counter.tokens(kept) + 100 <= 1000
-    assert Counter.tokens([SYSTEM, *messages[1 + 2 * (fit.trimmed - 1) :]]) + 100 > 1000
+    assert Counter.tokens([SYSTEM, *messages[1 + (fit.trimmed - 2) :]]) + 100 > 1000
     assert fit.prompt_tokens == Counter.tokens(kept)
     assert (fit.counting, fit.max_tokens, fit.clamped) == ("exact", 100, False)
     assert counter.calls[-1] == kept
@@ -182,19 +182,29 @@ async def test_nothing_fits_names_the_numbers() -> None:
         "context_window": 1000,
     }
     assert f"{needed:,}" in error.message
-    assert "after dropping 1 older turn " in error.message
+    assert "after dropping the 2 oldest messages," in error.message
     assert error.to_body()["error"]["code"] == "context_length_exceeded"
 
 
-async def test_a_counter_that_cannot_tell_falls_back_to_the_bound() -> None:
+async def test_a_counter_that_cannot_tell_falls_back_to_an_estimate() -> None:
     counter = Counter(answer=None)
-    messages = conversation(10, words=10)
+    messages = conversation(30, words=10)
     fit = await fit_chat(model(1000), messages, 100, counter)
 
     assert fit.counting == "estimate" and fit.prompt_tokens is None
     assert len(counter.calls) == 1  # once it cannot tell, it is not asked again
-    assert tokens.bound(fit.messages) + 100 <= 1000
-    assert fit.messages[0] == SYSTEM and fit.messages[-1] == messages[-1]
+    assert fit.trimmed > 0
+    assert fit.messages == [SYSTEM, *messages[1 + fit.trimmed :]]
+    assert fit.max_tokens == 100 and not fit.clamped  # a guess neither clamps nor refuses
+
+
+async def test_an_estimate_never_refuses() -> None:
+    """Only the endpoint can say a prompt is too long when hfgate cannot count it."""
+    messages = [SYSTEM, {"role": "user", "content": "word " * 5000}]
+    fit = await fit_chat(model(1000), messages, 100, Counter(answer=None))
+
+    assert fit.counting == "estimate"
+    assert fit.messages == messages and fit.max_tokens == 100
 
 
 async def test_a_sleeping_endpoint_is_not_waited_for_just_to_count() -> None:
@@ -246,11 +256,10 @@ async def test_prompt_max_tokens_is_clamped() -> None:
     assert (fit.prompt_tokens, fit.counting) == (400, "exact")
 
 
-async def test_prompt_counting_falls_back_to_the_bound() -> None:
+async def test_prompt_counting_falls_back_to_an_estimate() -> None:
     async def cannot(text: str) -> None:
         return None
 
-    text = "word " * 100
-    fit = await fit_prompt(model(2000), text, 1500, cannot)
+    fit = await fit_prompt(model(2000), "word " * 100, 1500, cannot)
     assert fit.counting == "estimate" and fit.prompt_tokens is None
-    assert fit.clamped and fit.max_tokens == 2000 - tokens.text_bound(text)
+    assert fit.max_tokens == 1500 and not fit.clamped

@@ -216,8 +216,9 @@ def test_old_tgi_native_error_event_is_translated(engines: Engines) -> None:
 
 
 def test_old_tgi_trims_with_an_estimate_and_stays_in_the_window(engines: Engines) -> None:
+    """TGI 1.3 cannot count tokens for hfgate: trimming works from an estimate."""
     messages = [HELLO[0]]
-    for i in range(10):
+    for i in range(30):
         messages += [
             {"role": "user", "content": f"Question {i}: " + "tell me more " * 7},
             {"role": "assistant", "content": f"Answer {i}: " + "here is more " * 7},
@@ -233,7 +234,7 @@ def test_old_tgi_trims_with_an_estimate_and_stays_in_the_window(engines: Engines
     sent = _sent(engines.old)
     assert sent["inputs"].startswith("<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\n")
     assert sent["inputs"].endswith("Hello there [/INST]")
-    assert sent["inputs"].count("[INST]") == 10 - trimmed + 1
+    assert sent["inputs"].count("[INST]") == 30 - trimmed // 2 + 1
     prompt = tokenizer.input_length(sent["inputs"], add_bos=True)
     assert prompt + sent["parameters"]["max_new_tokens"] <= WINDOWS[MODEL]
 

@@ -6,10 +6,10 @@ import json
 
 import httpx
 import pytest
+from tests.support.peers import ADMIN_KEY, Gateway
 from typer.testing import CliRunner
 
 from hfgate.cli import app
-from tests.support.peers import ADMIN_KEY, Gateway
 
 
 @pytest.fixture

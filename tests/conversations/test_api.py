@@ -21,8 +21,8 @@ def test_create_get_list_update_delete(client: httpx.Client) -> None:
     fetched = client.get(f"/api/conversations/{created['id']}").json()
     assert fetched == created
 
-    newer = new_conversation(client)
-    assert newer["title"] is None and newer["messages"] == []
+    newer = new_conversation(client, system="  ")
+    assert newer["title"] is None and newer["messages"] == [], "a blank system prompt is none"
     listed = client.get("/api/conversations").json()["data"]
     assert [c["id"] for c in listed] == [newer["id"], created["id"]]
     assert listed[1]["message_count"] == 1 and "messages" not in listed[1]
@@ -31,6 +31,8 @@ def test_create_get_list_update_delete(client: httpx.Client) -> None:
     assert patched.status_code == 200 and patched.json()["title"] == "Rome"
     listed = client.get("/api/conversations").json()["data"]
     assert listed[0]["id"] == created["id"], "an edited conversation moves to the top"
+    assert client.patch(f"/api/conversations/{newer['id']}", json={}).status_code == 200
+    assert client.get("/api/conversations").json()["data"] == listed, "an empty edit: no change"
 
     deleted = client.delete(f"/api/conversations/{created['id']}")
     assert deleted.status_code == 200 and deleted.json() == {"id": created["id"], "deleted": True}

@@ -257,9 +257,13 @@ def pytest_configure(config: pytest.Config) -> None:
             logger.setLevel(logging.WARNING)
     _patch_uvicorn()
     _attach_to_uvicorn()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
     # With the root logger at DEBUG, keep pytest's own report of captured logs (and caplog,
-    # until a test sets a level) at what they showed before: WARNING and above.
-    logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
+    # until a test sets a level) at what they showed before: WARNING and above. (The logging
+    # plugin exists only once every pytest_configure has run.)
+    logging_plugin = session.config.pluginmanager.get_plugin("logging-plugin")
     if logging_plugin is not None and logging_plugin.log_level is None:
         for name in ("report_handler", "caplog_handler", "log_file_handler"):
             handler = getattr(logging_plugin, name, None)

@@ -140,3 +140,19 @@ def world_at(home: Path, **env: str) -> Iterator[World]:
             add_person(gateway, "member@example.com", "member", MEMBER_PASSWORD),
             add_person(gateway, "other@example.com", "member", "other-Password-9d0e1b"),
         )
+
+
+@contextmanager
+def dedicated_postgres() -> Iterator[str | None]:
+    """A fresh PostgreSQL database of its own (None when PostgreSQL is not reachable)."""
+    from tests.conftest import PG_HOST, PG_PORT, _pg_admin, reachable
+
+    if not reachable(PG_HOST, PG_PORT):
+        yield None
+        return
+    name = f"hfgate_sec_{uuid.uuid4().hex[:10]}"
+    run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

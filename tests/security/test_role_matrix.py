@@ -16,7 +16,7 @@ cookies instead of keys: no session → 303 to the sign-in page, a member on an 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -243,8 +243,9 @@ def call(world: World, row: Row, method: str, person: Person | None, key: str | 
 
 
 def describe(response: httpx.Response) -> str:
-    return f"{response.request.method} {response.request.url.path} → {response.status_code}: " + (
-        response.text[:300]
+    return (
+        f"{response.request.method} {response.request.url.path} → {response.status_code}: "
+        + (response.text[:300])
     )
 
 
@@ -329,25 +330,44 @@ def test_api_route_authorisation(
         assert_allowed(call(world, row, method, person, person.key))
 
 
-def web_client(world: World, person: Person | None) -> httpx.Client:
-    client = httpx.Client(base_url=world.url, timeout=30, follow_redirects=False)
-    if person is not None:
-        signed_in = client.post(
-            "/auth/login", json={"email": person.email, "password": person.password}
-        )
-        assert signed_in.status_code == 200, signed_in.text
-    return client
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]:
+    return app_routes(tmp_path_factory.mktemp("app"))
+
+
+@pytest.fixture(scope="module")
+def browsers(world: World) -> Iterator[dict[str, httpx.Client]]:
+    """A browser per person, signed in once (argon2 is slow on purpose), and one signed out."""
+    clients: dict[str, httpx.Client] = {}
+    try:
+        for person in (None, world.member, world.admin, world.owner):
+            client = httpx.Client(base_url=world.url, timeout=30, follow_redirects=False)
+            clients[person.role if person else "nobody"] = client
+            if person is not None:
+                signed_in = client.post(
+                    "/auth/login", json={"email": person.email, "password": person.password}
+                )
+                assert signed_in.status_code == 200, signed_in.text
+        yield clients
+    finally:
+        for client in clients.values():
+            client.close()
 
 
 @pytest.mark.parametrize(("method", "route"), list(WEB_ROWS), ids=[" ".join(k) for k in WEB_ROWS])
-def test_page_authorisation(world: World, tmp_path: Path, method: str, route: str) -> None:
-    if (method, route) not in app_routes(tmp_path):
+def test_page_authorisation(
+    world: World,
+    served: set[tuple[str, str]],
+    browsers: dict[str, httpx.Client],
+    method: str,
+    route: str,
+) -> None:
+    if (method, route) not in served:
         pytest.skip(f"the app does not serve {method} {route} (yet)")
     row = ROUTES[(method, route)]
     for person in (None, world.member, world.admin, world.owner):
         path = Resolver(world, person).path(row.path)
-        with web_client(world, person) as browser:
-            response = browser.request(method, path)
+        response = browsers[person.role if person else "nobody"].request(method, path)
         assert response.status_code < 500, describe(response)
         if row.kind is Kind.WEB_PUBLIC:
             assert response.status_code not in (401, 403), describe(response)

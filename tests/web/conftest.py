@@ -34,7 +34,7 @@ def browser() -> Iterator[Any]:
 def stack(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     with ExitStack() as stack:
         sims = {
-            "fast": stack.enter_context(running_sim(token_delay=0.04, reply_tokens=30)),
+            "fast": stack.enter_context(running_sim(token_delay=0.025, reply_tokens=30)),
             "slow": stack.enter_context(running_sim(token_delay=0.15, reply_tokens=400)),
             "cold": stack.enter_context(running_sim(token_delay=0.01, reply_tokens=12)),
             "flaky": stack.enter_context(running_sim(token_delay=0.01, reply_tokens=12)),

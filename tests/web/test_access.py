@@ -80,7 +80,8 @@ def test_pages_carry_a_strict_policy_and_assets_come_from_hfgate_itself(web: Web
     policy = response.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "connect-src 'self'" in policy
     assert response.headers["x-frame-options"] == "DENY"
-    expect(page.locator("#model-label")).to_have_text(MODEL)
+    expect(page.locator("#model-label")).not_to_have_text("Loading models…")
+    page.wait_for_load_state("networkidle")
     assert requested and all(url.startswith(web.url) for url in requested), requested
 
     asset = page.context.request.get("/static/js/chat.js")

@@ -37,7 +37,13 @@ def answers(page: Any) -> Any:
     return page.locator(".msg.assistant")
 
 
-def wait_answered(page: Any) -> None:
+def wait_answered(page: Any, count: int | None = None, timeout: float = 15_000) -> None:
+    """Until the last answer (the ``count``-th) has ended and Send is back."""
+    if count is not None:
+        expect(answers(page)).to_have_count(count)
+    expect(answers(page).last).to_have_attribute(
+        "data-status", re.compile(r"^(complete|interrupted|error)$"), timeout=timeout
+    )
     expect(page.locator("#send")).to_be_visible()
     expect(page.locator("#stop")).to_be_hidden()
 
@@ -48,7 +54,7 @@ def stored(page: Any) -> dict[str, Any]:
 
 def test_a_member_chats_and_sees_a_streamed_markdown_answer(web: Web) -> None:
     page = web.page(MEMBER, "/chat")
-    expect(page.locator("#model-label")).to_have_text(MODEL)
+    choose_model(page, MODEL)
     expect(page.locator("#empty-chat")).to_be_visible()
     page.evaluate("""() => {
       window.__lengths = [];
@@ -129,7 +135,7 @@ def test_a_cold_endpoint_shows_the_waking_state_then_answers(web: Web) -> None:
     expect(label).to_have_text(re.compile(r"… ([5-9]|\d\d) s$"), timeout=10_000)
     expect(page.locator("#stop")).to_be_visible()
 
-    wait_answered(page)
+    wait_answered(page, timeout=20_000)
     expect(waking).to_have_count(0)
     assistant = stored(page)["messages"][-1]
     assert assistant["status"] == "complete" and assistant["content"]
@@ -141,10 +147,11 @@ def test_a_conversation_survives_a_reload_and_can_be_regenerated_edited_renamed(
     web: Web,
 ) -> None:
     page = web.page(MEMBER, "/chat")
+    choose_model(page, MODEL)
     ask(page, "First question")
-    wait_answered(page)
+    wait_answered(page, 1)
     ask(page, "Second question")
-    wait_answered(page)
+    wait_answered(page, 2)
     expect(answers(page)).to_have_count(2)
     first_answer = answers(page).first.locator(".msg-body").inner_text()
     url = page.url
@@ -160,7 +167,8 @@ def test_a_conversation_survives_a_reload_and_can_be_regenerated_edited_renamed(
     # Regenerate the last answer: it is replaced, not added.
     old_id = answers(page).last.get_attribute("data-id")
     answers(page).last.get_by_role("button", name="Regenerate").click()
-    wait_answered(page)
+    expect(answers(page).last).not_to_have_attribute("data-id", old_id or "")
+    wait_answered(page, 2)
     expect(answers(page)).to_have_count(2)
     expect(answers(page).last).not_to_have_attribute("data-id", old_id or "")
     assert len(stored(page)["messages"]) == 4
@@ -170,10 +178,10 @@ def test_a_conversation_survives_a_reload_and_can_be_regenerated_edited_renamed(
     editor = page.locator(".msg-edit textarea")
     editor.fill("Second question, rephrased")
     editor.press("Enter")
-    wait_answered(page)
     expect(page.locator(".msg.user .bubble")).to_have_text(
         ["First question", "Second question, rephrased"]
     )
+    wait_answered(page, 2)
     messages = stored(page)["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
     assert messages[2]["content"] == "Second question, rephrased"
@@ -269,10 +277,14 @@ def test_the_keyboard_sends_breaks_lines_and_stops(web: Web) -> None:
 
 def test_phone_width_collapses_the_sidebar_and_keeps_the_composer_usable(web: Web) -> None:
     page = web.page(
-        MEMBER, "/chat", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        MEMBER,
+        f"/chat?model={MODEL}",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
     )
     sidebar = page.locator("#sidebar")
-    expect(page.locator("#model-label")).to_have_text(MODEL)
+    expect(page.locator("#model-label")).to_have_text(MODEL)  # asked for in the URL
     expect(sidebar).not_to_be_in_viewport()
     composer = page.locator("#composer")
     box = composer.bounding_box()
@@ -297,3 +309,36 @@ def test_phone_width_collapses_the_sidebar_and_keeps_the_composer_usable(web: We
     expect(sidebar).not_to_be_in_viewport()
     expect(page.locator(".msg.user .bubble")).to_have_text("Hello from a phone")
     assert not page.script_errors
+
+
+def test_a_long_conversation_is_trimmed_with_a_notice_and_a_broken_stream_keeps_its_text(
+    web: Web,
+) -> None:
+    page = web.page(MEMBER, "/chat")
+    choose_model(page, MODEL)
+    for turn in range(3):
+        ask(page, f"part {turn} " + "lorem " * 1400)
+        wait_answered(page, turn + 1)
+    expect(page.locator("#notice")).to_contain_text(
+        re.compile(r"\d+ older messages? (was|were) left out .* 4,096-token context window")
+    )
+    expect(page.locator("#meter-text")).to_have_text(METER)
+
+    # An endpoint that drops the stream halfway: what arrived stays, marked.
+    flaky = web.sims["flaky"]
+    choose_model(page, FLAKY)
+    page.locator("#new-chat").click()
+    flaky.patch(drop_after=4)
+    try:
+        ask(page, "Tell me everything")
+        wait_answered(page, 1)
+    finally:
+        flaky.patch(drop_after=None)
+    answer = answers(page).last
+    expect(answer).to_have_attribute("data-status", re.compile(r"^(interrupted|error)$"))
+    expect(answer.locator(".tag")).to_have_text(re.compile(r"^(Interrupted|Failed)$"))
+    partial = answer.locator(".msg-body").inner_text()
+    assert partial.strip()
+    page.reload()
+    expect(answers(page).last.locator(".msg-body")).to_have_text(partial)
+    expect(answers(page).last.locator(".tag")).to_have_text(re.compile(r"^(Interrupted|Failed)$"))

@@ -151,3 +151,23 @@ def test_an_admin_rotates_renames_and_removes_an_endpoint(web: Web) -> None:
     names = [i["name"] for i in page.context.request.get("/api/integrations").json()["data"]]
     assert "renamed-llama" not in names and "managed-llama" not in names
     assert not page.script_errors
+
+
+def test_adding_a_scaled_to_zero_endpoint_shows_the_wait_as_it_goes(web: Web) -> None:
+    cold = web.sims["cold"]
+    cold.patch(state="scaled_to_zero", cold_start=4)
+    page = web.page(OWNER, "/integrations")
+    expect(page.locator("#wait")).to_be_checked()
+    paste(page, cold.credential(name="sleepy-llama"))
+    page.click("#add-submit")
+
+    state = row(page, "state")
+    expect(state).to_contain_text(re.compile(r"Waiting for the endpoint to wake… \d+ s"))
+    expect(state.locator(".elapsed")).to_have_text(re.compile(r"… [2-9] s$"))
+    expect(page.locator(".checklist-head")).to_contain_text("scaled to zero")
+
+    head = page.locator(".checklist-head")
+    expect(head).to_have_class(re.compile(r"\bok\b"), timeout=20_000)
+    expect(head).to_contain_text("Added sleepy-llama")
+    expect(state).to_have_class(re.compile(r"\bok\b"))
+    expect(state.locator(".elapsed")).to_have_count(0)

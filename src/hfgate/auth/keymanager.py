@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from hfgate.audit import audit_event
-from hfgate.auth.keys import KeyStore, NewKey, Principal, hash_key, key_view, new_key
-from hfgate.errors import InvalidRequest, NotFound
+from hfgate.auth.keys import KeyStore, NewKey, Principal, Role, hash_key, key_view, new_key
+from hfgate.errors import InvalidRequest, NotFound, PermissionDenied
 from hfgate.storage import Database
 from hfgate.storage.tables import ApiKey, User
 
@@ -80,6 +80,9 @@ class KeyManager:
                 user = await session.scalar(select(User).where(User.email == str(email).lower()))
         if user is None:
             raise NotFound(f"no user {email!r}", param="user", code="user_not_found")
+        if user.id != actor.user_id and user.role == Role.OWNER and actor.role != Role.OWNER:
+            # A key acts as its owner: minting one for an owner would make an admin an owner.
+            raise PermissionDenied("only an owner can create keys for an owner", param="user")
         return user
 
     async def list(self, actor: Principal) -> list[dict[str, object]]:

@@ -111,8 +111,7 @@ async def fit_chat(
     system, groups = turns(messages)
     dropped = 0
     while counted > room and len(groups) > 1:
-        groups.pop(0)
-        dropped += 1
+        dropped += len(groups.pop(0))  # counted in messages, as the header says
         kept = system + [m for group in groups for m in group]
         counted, counting = await _count(kept, count, counting)
     kept = system + [m for group in groups for m in group]
@@ -145,14 +144,20 @@ async def _count(
 
 
 def _too_long(
-    model: ServedModel, counted: int, reserve: int, dropped: int
+    model: ServedModel, counted: int, reserve: int, dropped: int | None
 ) -> ContextLengthExceeded:
-    after = f" after dropping {dropped} older turn{'s' * (dropped != 1)}" if dropped else ""
+    """``dropped`` is None for a raw prompt, which cannot be trimmed."""
+    if dropped is None:
+        what, fix = f"this prompt has {counted:,} tokens", "shorten the prompt"
+    else:
+        after = f", after dropping the {dropped} oldest messages," if dropped else ""
+        what = f"this conversation needs {counted:,} prompt tokens{after} for what must be kept"
+        what += " (the system prompt and the last turn)"
+        fix = "shorten the last message or the system prompt"
     return ContextLengthExceeded(
-        f"this conversation needs {counted:,} prompt tokens{after} (the system prompt and the"
-        f" last message alone), plus {reserve:,} for the answer, but {model.name} has a context"
-        f" window of {token_limit(model):,} tokens: shorten the last message or the system prompt",
-        param="messages",
+        f"{what}, plus {reserve:,} for the answer, but {model.name} has a context window of"
+        f" {token_limit(model):,} tokens: {fix}",
+        param="messages" if dropped is not None else "prompt",
         extra={
             "prompt_tokens": counted,
             "completion_reserve": reserve,
@@ -182,6 +187,6 @@ async def fit_prompt(
         estimated = tokens.text_estimate(prompt)
         return Fit([], _estimated_budget(model, requested, estimated), None, "estimate")
     if exact > prompt_room(model, reserve):
-        raise _too_long(model, exact, reserve, 0)
+        raise _too_long(model, exact, reserve, None)
     max_tokens, clamped = completion_budget(model, requested, exact, strict)
     return Fit([], max_tokens, exact, "exact", 0, clamped)

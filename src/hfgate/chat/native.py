@@ -11,15 +11,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
+
 from hfgate.catalog import ServedModel
 from hfgate.chat.coldstart import Waiting
 from hfgate.chat.context import fit_prompt, token_limit
 from hfgate.chat.service import KEEPALIVE_SECONDS, MESSAGES, ChatService
-from hfgate.errors import InvalidRequest, UpstreamBadRequest
+from hfgate.errors import HfgateError, InvalidRequest, UpstreamBadRequest
 from hfgate.upstream.base import Call
 from hfgate.upstream.client import UpstreamStream
 
-ROUTES = ("generate_stream", "generate", "info")
+ROUTES = ("v1/chat/completions", "v1/completions", "generate_stream", "generate", "info")
+# hfgate's errors as TGI's ``error_type`` values, for the clients that read them.
+ERROR_TYPES = {400: "validation", 422: "validation", 429: "overloaded", 424: "generation"}
+
+
+def tgi_error(exc: HfgateError) -> tuple[int, dict[str, str]]:
+    """``(status, {"error", "error_type"})``: TGI's own error shape."""
+    status = 422 if exc.status == 400 else exc.status
+    return status, {"error": exc.message, "error_type": ERROR_TYPES.get(status, exc.code)}
 
 
 class NativeService:
@@ -96,6 +106,8 @@ class NativeService:
             assert upstream is not None
             async for line in upstream.raw_lines():
                 yield line
+        except HfgateError as exc:  # TGI itself reports stream failures as one error event
+            yield b"data: " + orjson.dumps(tgi_error(exc)[1]) + b"\n\n"
         finally:
             if upstream is not None:
                 upstream.close()

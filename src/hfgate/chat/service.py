@@ -194,6 +194,8 @@ class ChatService:
         return ChatFormat(model.name, prepared.kind).completion(result, text)
 
     async def stream(self, prepared: Prepared, caller: Caller) -> AsyncIterator[bytes]:
+        """SSE bytes. A failure before the first byte is raised (the caller still can answer
+        with an HTTP error); after it, it becomes an error event followed by ``[DONE]``."""
         model = prepared.model
         self.board.touch(model.name)
         relay = _Relay(prepared)
@@ -204,6 +206,7 @@ class ChatService:
             )
             async for item in self.coldstarts.attempts(model, opener, tick=KEEPALIVE_SECONDS):
                 if isinstance(item, Waiting):
+                    relay.started = True
                     yield openai_format.keepalive(
                         item.elapsed, self.coldstarts.is_waking(model.name)
                     )
@@ -219,6 +222,8 @@ class ChatService:
         except HfgateError as exc:
             self._note(model, exc)
             relay.status = exc.status
+            if not relay.started:
+                raise
             yield openai_format.sse_error(exc)
             yield openai_format.DONE
         finally:
@@ -281,6 +286,7 @@ class _Relay:
         self.trimmer = StopTrimmer(prepared.stops)
         self.include_usage = prepared.include_usage
         self.first = True
+        self.started = False  # has anything been sent to the caller yet?
         self.finished = False
         self.usage: Usage | None = None
         self.ttft: float | None = None
@@ -297,6 +303,7 @@ class _Relay:
         if self.ttft is None:
             self.ttft = time.perf_counter()
         self.finished = delta.finish_reason is not None
+        self.started = True
         chunk = self.format.chunk(text, delta, self.first)
         self.first = False
         return [chunk]

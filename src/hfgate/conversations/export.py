@@ -50,8 +50,8 @@ def filename(conversation: dict[str, Any], extension: str) -> str:
     return f"{slug[:60].rstrip('-') or 'conversation'}-{conversation['id'][:8]}.{extension}"
 
 
-def render(conversation: dict[str, Any], format: str) -> tuple[bytes, str, str]:
-    """(body, media type, file name) for ``format`` (a key of ``FORMATS``)."""
-    extension, media_type = FORMATS[format]
-    body = json_document(conversation) if format == "json" else markdown(conversation).encode()
+def render(conversation: dict[str, Any], kind: str) -> tuple[bytes, str, str]:
+    """(body, media type, file name) for ``kind``, a key of ``FORMATS``."""
+    extension, media_type = FORMATS[kind]
+    body = json_document(conversation) if kind == "json" else markdown(conversation).encode()
     return body, media_type, filename(conversation, extension)

@@ -26,10 +26,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hfgate.auth import Principal
+from hfgate.chat import openai_format
 from hfgate.chat.context import token_limit
 from hfgate.chat.request import ChatRequest, Sampling
 from hfgate.chat.service import Caller, ChatService, Prepared
-from hfgate.errors import InvalidRequest, NotFound
+from hfgate.errors import HfgateError, InvalidRequest, NotFound
 from hfgate.storage import Database
 from hfgate.storage.tables import Conversation, Message, utcnow
 
@@ -190,7 +191,7 @@ class ConversationService:
 
     # -- conversations -----------------------------------------------------------------------
 
-    async def list(self, user_id: int) -> list[dict[str, Any]]:
+    async def list_for(self, user_id: int) -> list[dict[str, Any]]:
         count = (
             select(func.count(Message.id))
             .where(Message.conversation_id == Conversation.id)
@@ -221,7 +222,8 @@ class ConversationService:
         )
         async with self.db.session() as session:
             session.add(conversation)
-            if system:
+            await session.flush()  # no ORM relationship orders the inserts: the row goes first
+            if system and system.strip():
                 session.add(_message(conversation.id, 0, "system", system))
             await session.commit()
         return await self.get(user_id, conversation.id)
@@ -239,6 +241,8 @@ class ConversationService:
     ) -> dict[str, Any]:
         if model is not None:
             self.check_model(model)
+        if title is None and model is None:
+            return await self.get(user_id, conversation_id)  # nothing changed: keep its place
         async with self.db.session() as session:
             conversation = await _owned(session, user_id, conversation_id)
             conversation.title = title if title is not None else conversation.title
@@ -294,6 +298,7 @@ class ConversationService:
             conversation = await _owned(session, principal.user_id, conversation_id)
             history = list(await _history(session, conversation_id))
         model = model or conversation.model
+        principal.require_model(model)
         self.check_model(model)
         question = _question(conversation_id, history, content)
         wire = _wire([*history, question])
@@ -325,6 +330,10 @@ class ConversationService:
                     yield chunk
                     # Read only once the chunk was taken: what is stored is what was sent.
                     transcript.feed(chunk)
+        except HfgateError as exc:  # failed before its first byte: here it is still an event
+            chunk = openai_format.sse_error(exc) + openai_format.DONE
+            yield chunk
+            transcript.feed(chunk)
         except Exception:
             transcript.fail("internal error: see the hfgate server log")
             raise

@@ -91,6 +91,16 @@ STATUS_BY_ERROR_TYPE = {
     "incomplete_generation_stream": 500,
 }
 _LENGTH_ERROR = re.compile(r"must be <= (\d+)\. Given: (\d+) `inputs` tokens and (\d+)")
+_INPUT_ERROR = re.compile(r"`inputs` must have less than (\d+) tokens\. Given: (\d+)")
+# TGI's OpenAI-style stream errors always say 422: the message prefix tells what happened.
+STATUS_BY_PREFIX = (
+    ("Input validation error", 422),
+    ("Template error", 422),
+    ("Tool error", 422),
+    ("Model is overloaded", 429),
+    ("Request failed during generation", 424),
+    ("Incomplete generation", 500),
+)
 
 
 def engine_error(status: int, message: str, error_type: str | None = None) -> HfgateError:
@@ -100,14 +110,9 @@ def engine_error(status: int, message: str, error_type: str | None = None) -> Hf
             "the endpoint is at its concurrency limit (TGI: Model is overloaded): retry shortly",
             retry_after=1,
         )
-    length = _LENGTH_ERROR.search(message)
-    if length:
-        limit, prompt, completion = (int(group) for group in length.groups())
-        return ContextLengthExceeded(
-            f"the endpoint allows {limit:,} tokens in total; this request needs {prompt:,} for the"
-            f" prompt and {completion:,} for the completion",
-            param="messages",
-        )
+    too_long = _length_error(message)
+    if too_long is not None:
+        return too_long
     if status in (400, 413, 415, 422):
         return UpstreamBadRequest(f"the endpoint refused the request: {message}")
     if status == 404:
@@ -116,6 +121,23 @@ def engine_error(status: int, message: str, error_type: str | None = None) -> Hf
             " an admin can revalidate the integration"
         )
     return UpstreamError(f"the endpoint failed (HTTP {status}): {message or 'no details'}")
+
+
+def _length_error(message: str) -> ContextLengthExceeded | None:
+    if length := _LENGTH_ERROR.search(message):
+        limit, prompt, completion = (int(group) for group in length.groups())
+        return ContextLengthExceeded(
+            f"the endpoint allows {limit:,} tokens in total; this request needs {prompt:,} for the"
+            f" prompt and {completion:,} for the completion",
+            param="messages",
+        )
+    if inputs := _INPUT_ERROR.search(message):
+        limit, prompt = (int(group) for group in inputs.groups())
+        return ContextLengthExceeded(
+            f"the endpoint accepts prompts of at most {limit:,} tokens; this one has {prompt:,}",
+            param="messages",
+        )
+    return None
 
 
 def error_from_reply(status: int, content_type: str, body: bytes) -> HfgateError:
@@ -138,7 +160,10 @@ def error_from_event(payload: Mapping[str, Any]) -> HfgateError:
     error = payload["error"]
     if isinstance(error, Mapping):  # OpenAI routes: http_status_code is always 422 in TGI
         message = str(error.get("message", ""))
-        return engine_error(int(error.get("http_status_code") or 500), message)
+        status = next(
+            (code for prefix, code in STATUS_BY_PREFIX if message.startswith(prefix)), 500
+        )
+        return engine_error(status, message)
     error_type = payload.get("error_type")
     return engine_error(STATUS_BY_ERROR_TYPE.get(str(error_type), 500), str(error), error_type)
 

@@ -81,22 +81,24 @@ class Asset:
     media_type: str
 
 
-_assets: dict[str, Asset | None] = {}
+_assets: dict[str, Asset] = {}
 
 
 def _asset(path: str) -> Asset | None:
-    """A file under ``static/``, read once; None for anything outside it or missing."""
+    """A file under ``static/``, read once; None for anything outside it or missing.
+
+    Only files that exist are remembered, so requests for made-up paths cost nothing to keep.
+    """
     if path in _assets:
         return _assets[path]
-    asset = None
     root = STATIC.resolve()
     target = (root / path).resolve()
-    if target.is_relative_to(root) and target.is_file() and not target.name.startswith("."):
-        body = target.read_bytes()
-        media = TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
-        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
-        asset = Asset(body, etag, media or "application/octet-stream")
-    _assets[path] = asset
+    if not (target.is_relative_to(root) and target.is_file()) or target.name.startswith("."):
+        return None
+    body = target.read_bytes()
+    media = TYPES.get(target.suffix) or mimetypes.guess_type(target.name)[0]
+    etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+    asset = _assets[path] = Asset(body, etag, media or "application/octet-stream")
     return asset
 
 

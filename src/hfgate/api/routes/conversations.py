@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -123,7 +123,7 @@ async def list_conversations(
     request: Request, principal: Principal = Depends(caller)
 ) -> dict[str, Any]:
     """The caller's conversations, most recently active first."""
-    return {"data": await _conversations(request).list(principal.user_id)}
+    return {"data": await _conversations(request).list_for(principal.user_id)}
 
 
 @router.post("", status_code=201, openapi_extra=OBJECT_BODY)
@@ -197,14 +197,14 @@ async def chat(
 async def export_conversation(
     conversation_id: str,
     request: Request,
-    format: str = "markdown",
+    kind: str = Query("markdown", alias="format"),
     principal: Principal = Depends(caller),
 ) -> Response:
-    if format not in FORMATS:
+    if kind not in FORMATS:
         raise InvalidRequest(
-            f"format must be one of {', '.join(FORMATS)}; got {format!r}", param="format"
+            f"format must be one of {', '.join(FORMATS)}; got {kind!r}", param="format"
         )
     conversation = await _conversations(request).get(principal.user_id, conversation_id)
-    body, media_type, name = render(conversation, format)
+    body, media_type, name = render(conversation, kind)
     disposition = f'attachment; filename="{name}"'
     return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from hfgate.api.deps import caller, services
 from hfgate.auth import Principal
 from hfgate.catalog import ServedModel
+from hfgate.errors import NotFound
 from hfgate.services import Services
 
 router = APIRouter(tags=["models"])
@@ -38,13 +39,26 @@ async def list_models(request: Request, principal: Principal = Depends(caller)) 
     return {"object": "list", "data": [_model_entry(m, svc) for m in models]}
 
 
+@router.get("/v1/models/{model_id:path}")
+async def get_model(
+    request: Request, model_id: str, principal: Principal = Depends(caller)
+) -> dict[str, Any]:
+    svc = services(request)
+    model = await svc.catalog.find(model_id)
+    if model is None or not principal.may_use(model_id):
+        raise NotFound(
+            f"the model {model_id!r} does not exist", param="model", code="model_not_found"
+        )
+    return _model_entry(model, svc)
+
+
 @router.get("/api/models")
 async def list_models_detailed(
-    request: Request, _caller: Principal = Depends(caller)
+    request: Request, principal: Principal = Depends(caller)
 ) -> dict[str, Any]:
     """Served models plus integrations still waiting for their endpoint (status ``pending``)."""
     svc = services(request)
-    served = [_model_entry(m, svc) for m in svc.catalog.all()]
+    served = [_model_entry(m, svc) for m in svc.catalog.all() if principal.may_use(m.name)]
     pending = [
         {
             "id": row["name"],
@@ -57,6 +71,6 @@ async def list_models_detailed(
             "status_detail": row["status_detail"],
         }
         for row in await svc.integrations.list()
-        if row["state"] == "pending"
+        if row["state"] == "pending" and principal.may_use(row["name"])
     ]
     return {"object": "list", "data": served + pending}

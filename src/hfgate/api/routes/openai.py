@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -37,11 +38,25 @@ def strict(request: Request) -> bool:
     return request.headers.get("x-hfgate-strict", "").lower() in ("1", "true", "yes")
 
 
+async def primed(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Start a stream before answering: a failure before its first byte (a paused endpoint,
+    a rejected token, an overloaded engine) then gets a real HTTP status, which OpenAI clients
+    map to the right exception; later failures arrive as error events."""
+    first = await anext(stream)
+
+    async def rest() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in stream:
+            yield chunk
+
+    return rest()
+
+
 async def _respond(request: Request, prepared: Prepared, who: Caller, stream: bool) -> Response:
     chat = services(request).chat
     headers = prepared.headers()
     if stream:
-        body = chat.stream(prepared, who)
+        body = await primed(chat.stream(prepared, who))
         return StreamingResponse(
             body, media_type="text/event-stream", headers=SSE_HEADERS | headers
         )
@@ -49,28 +64,34 @@ async def _respond(request: Request, prepared: Prepared, who: Caller, stream: bo
     return Response(orjson.dumps(result), media_type="application/json", headers=headers)
 
 
+async def chat_response(request: Request, principal: Principal, body: Any) -> Response:
+    chat_request = parse_chat_request(body)
+    principal.require_model(chat_request.model)
+    prepared = await services(request).chat.prepare_chat(chat_request, strict=strict(request))
+    return await _respond(request, prepared, Caller(principal, "chat"), chat_request.stream)
+
+
+async def completion_response(request: Request, principal: Principal, body: Any) -> Response:
+    completion_request = parse_completion_request(body)
+    principal.require_model(completion_request.model)
+    chat = services(request).chat
+    prepared = await chat.prepare_completion(completion_request, strict=strict(request))
+    who = Caller(principal, "completion")
+    return await _respond(request, prepared, who, completion_request.stream)
+
+
 @router.post("/v1/chat/completions", openapi_extra=OBJECT_BODY)
 async def chat_completions(
     request: Request, principal: Principal = Depends(generation_caller)
 ) -> Response:
-    chat_request = parse_chat_request(await json_body(request))
-    principal.require_model(chat_request.model)
-    prepared = await services(request).chat.prepare_chat(chat_request, strict=strict(request))
-    who = Caller(principal, "chat")
-    return await _respond(request, prepared, who, chat_request.stream)
+    return await chat_response(request, principal, await json_body(request))
 
 
 @router.post("/v1/completions", openapi_extra=OBJECT_BODY)
 async def completions(
     request: Request, principal: Principal = Depends(generation_caller)
 ) -> Response:
-    completion_request = parse_completion_request(await json_body(request))
-    principal.require_model(completion_request.model)
-    prepared = await services(request).chat.prepare_completion(
-        completion_request, strict=strict(request)
-    )
-    who = Caller(principal, "completion")
-    return await _respond(request, prepared, who, completion_request.stream)
+    return await completion_response(request, principal, await json_body(request))
 
 
 @router.get("/api/usage")

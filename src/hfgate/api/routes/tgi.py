@@ -13,32 +13,50 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from hfgate.api.deps import authenticate, services
+from hfgate.api.deps import authenticate, generation_caller, services
 from hfgate.api.disconnect import cancel_on_disconnect
-from hfgate.api.routes.openai import SSE_HEADERS, json_body
+from hfgate.api.routes.openai import SSE_HEADERS, chat_response, completion_response, json_body
 from hfgate.auth import Principal
-from hfgate.chat.native import split_path
+from hfgate.chat.native import split_path, tgi_error
 from hfgate.errors import HfgateError, InvalidRequest
 
 router = APIRouter(tags=["tgi"])
-ERROR_TYPES = {400: "validation", 422: "validation", 429: "overloaded", 424: "generation"}
+OPENAI_ROUTES = {"v1/chat/completions": chat_response, "v1/completions": completion_response}
 
 
-def tgi_error(exc: HfgateError) -> Response:
-    status = 422 if exc.status == 400 else exc.status
-    body = {"error": exc.message, "error_type": ERROR_TYPES.get(status, exc.code)}
+def _tgi_error_response(exc: HfgateError) -> Response:
+    status, body = tgi_error(exc)
     headers = {"Retry-After": str(max(1, int(exc.retry_after)))} if exc.retry_after else None
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
 
 
-@router.api_route("/tgi/{rest:path}", methods=["GET", "POST"])
-async def tgi_route(request: Request, rest: str) -> Response:
+@router.get("/tgi/{rest:path}", name="tgi_get")
+async def tgi_get(request: Request, rest: str) -> Response:
+    """``/tgi/{model}/info`` (answered from what validation learned: it wakes nothing)."""
+    return await _tgi(request, rest)
+
+
+@router.post("/tgi/{rest:path}", name="tgi_post")
+async def tgi_post(request: Request, rest: str) -> Response:
+    """``/tgi/{model}`` (compat), ``/generate``, ``/generate_stream``, and the OpenAI routes
+    that ``InferenceClient.chat_completion`` appends to a base URL."""
+    name, route = split_path(rest)
+    if route in OPENAI_ROUTES:  # OpenAI's routes keep OpenAI's error shape
+        principal = await generation_caller(request)
+        body = await json_body(request)
+        if isinstance(body, dict):
+            body["model"] = name  # clients send a placeholder here: the path names the model
+        return await OPENAI_ROUTES[route](request, principal, body)
+    return await _tgi(request, rest)
+
+
+async def _tgi(request: Request, rest: str) -> Response:
     try:
         principal = await authenticate(request)
         await services(request).limiter.acquire(principal)
         return await _dispatch(request, rest, principal)
     except HfgateError as exc:
-        return tgi_error(exc)
+        return _tgi_error_response(exc)
 
 
 async def _dispatch(request: Request, rest: str, principal: Principal) -> Response:

@@ -11,6 +11,8 @@ import { copyText, el, fmtInt, iconButton, openDialog, toast } from './lib/ui.js
 const IS_ADMIN = ['owner', 'admin'].includes(document.body.dataset.role);
 const MODEL_POLL_MS = 5000;
 const COLD = new Set(['scaled_to_zero', 'waking', 'pending']);
+// On touch screens Enter makes a new line (there is no Shift): the Send button sends.
+const TOUCH = window.matchMedia('(pointer: coarse)').matches;
 
 const $ = (id) => document.getElementById(id);
 const thread = $('thread');
@@ -24,6 +26,7 @@ const state = {
   model: null, // the selected model id
   conversation: null, // {id, title, model, messages: [...]}
   streaming: null, // the answer being streamed
+  busy: false, // between Enter and the end of the answer (a second Enter must not send)
   meter: { used: null, window: null },
   opening: 0, // a counter, so a slow load cannot overwrite a newer one
 };
@@ -139,6 +142,7 @@ function renderMenu() {
     return el('li', {
       role: 'option', id: `model-option-${index}`, 'data-id': m.id,
       'aria-selected': m.id === state.model ? 'true' : 'false',
+      'aria-disabled': m.status === 'pending' ? 'true' : null,
       class: index === picker.active ? 'active' : '',
     },
     el('span', { class: 'pm-name' }, m.id),
@@ -164,6 +168,10 @@ function closePicker(focusButton = true) {
 }
 
 function choose(id) {
+  if (model(id)?.status === 'pending') {
+    toast(`${id} is still being checked: it can be used once its endpoint runs.`, 'error');
+    return;
+  }
   state.model = id;
   localStorage.setItem('hfgate.model', id);
   renderPicker();
@@ -269,6 +277,7 @@ function buildMessage(message) {
   if (message.role === 'user') {
     message.body = el('div', { class: 'bubble' }, message.content);
     node.append(message.body);
+    if (message.content.length > LONG_MESSAGE || message.content.split('\n').length > 14) clamp(message, node);
   } else {
     message.tags = el('span', { class: 'msg-tags' });
     node.append(el('div', { class: 'msg-head' },
@@ -285,14 +294,30 @@ function buildMessage(message) {
   return node;
 }
 
+const LONG_MESSAGE = 1200;
+
+/** A long question is shown folded, with a button to unfold it. */
+function clamp(message, node) {
+  message.body.classList.add('clamped');
+  const toggle = el('button', { type: 'button', class: 'btn small ghost more-toggle', 'aria-expanded': 'false' }, 'Show more');
+  toggle.addEventListener('click', () => {
+    const open = message.body.classList.toggle('clamped');
+    toggle.textContent = open ? 'Show more' : 'Show less';
+    toggle.setAttribute('aria-expanded', String(!open));
+  });
+  node.append(toggle);
+}
+
 function paintAnswer(message) {
   if (message.content) renderMarkdown(message.body, message.content);
   else if (message.status === 'streaming') message.body.replaceChildren(typingDots());
   else message.body.replaceChildren();
+  message.body.hidden = !message.content && message.status !== 'streaming';
   paintStatus(message);
 }
 
 function paintStatus(message) {
+  if (message.node) message.node.dataset.status = message.status || 'complete';
   const tags = [];
   if (message.status === 'interrupted') {
     tags.push(el('span', { class: 'tag interrupted', title: 'The answer stopped before it was complete; what arrived is kept.' }, 'Interrupted'));
@@ -467,7 +492,7 @@ function onRenamed(updated) {
 // -- asking and streaming ----------------------------------------------------------------------
 
 function updateSendState() {
-  const busy = !!state.streaming;
+  const busy = state.busy || !!state.streaming;
   sendButton.hidden = busy;
   stopButton.hidden = !busy;
   sendButton.disabled = busy || !promptBox.value.trim() || !state.model;
@@ -479,7 +504,17 @@ function autosize() {
 }
 
 async function send(content) {
-  if (state.streaming || !content.trim()) return;
+  if (state.busy || state.streaming || !content.trim()) return;
+  state.busy = true;
+  try {
+    await ask(content);
+  } finally {
+    state.busy = false;
+    updateSendState();
+  }
+}
+
+async function ask(content) {
   if (!state.model) await modelsReady;
   if (!state.model) {
     toast('Choose a model first.', 'error');
@@ -495,7 +530,6 @@ async function send(content) {
     } catch (err) {
       promptBox.value = content;
       autosize();
-      updateSendState();
       showNotice(err.message, 'warn');
       return;
     }
@@ -760,15 +794,22 @@ async function deleteFrom(message) {
 }
 
 async function regenerate(message) {
-  if (state.streaming) return;
-  const messages = state.conversation.messages;
-  let question = message;
-  if (message.role === 'assistant') {
-    if (!(await deleteFrom(message))) return;
-    question = [...messages].reverse().find((m) => m.role === 'user');
+  if (state.busy || state.streaming) return;
+  state.busy = true;
+  updateSendState();
+  try {
+    const messages = state.conversation.messages;
+    let question = message;
+    if (message.role === 'assistant') {
+      if (!(await deleteFrom(message))) return;
+      question = [...messages].reverse().find((m) => m.role === 'user');
+    }
+    showNotice(null);
+    await streamAnswer({ content: null }, question || null);
+  } finally {
+    state.busy = false;
+    updateSendState();
   }
-  showNotice(null);
-  await streamAnswer({ content: null }, question || null);
 }
 
 function startEdit(message) {
@@ -817,8 +858,9 @@ promptBox.addEventListener('input', () => {
   autosize();
   updateSendState();
 });
+if (TOUCH) promptBox.setAttribute('enterkeyhint', 'enter');
 promptBox.addEventListener('keydown', (event) => {
-  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+  if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && !TOUCH) {
     event.preventDefault();
     if (!state.streaming) send(promptBox.value);
   }

@@ -39,6 +39,11 @@ const checkButton = $('validate-only');
 /** A checklist element that fills in row by row; `rows` by check id. */
 function checklist() {
   const rows = new Map();
+  let ticker = null;
+  const stopTicker = () => {
+    clearInterval(ticker);
+    ticker = null;
+  };
   const list = el('ol', { class: 'checklist' });
   for (const [id, title] of CHECKS) {
     const row = {
@@ -57,6 +62,7 @@ function checklist() {
     set(check) {
       const row = rows.get(check.id);
       if (!row) return;
+      if (check.id === 'state') stopTicker();
       // A check already decided is not undone by a later "skipped" for the same id.
       if (check.status === 'skipped' && row.decided) return;
       row.decided = true;
@@ -73,12 +79,19 @@ function checklist() {
       rows.get('credential').node.classList.add('running');
     },
     wait(payload) {
+      // The server reports every few seconds; the count in between ticks here.
       const row = rows.get('state');
+      for (const r of rows.values()) r.node.classList.remove('running');
       row.node.className = 'check running';
-      row.message.replaceChildren(
-        el('span', { class: 'elapsed' }, `Waiting for the endpoint to wake… ${Math.round(payload.elapsed)} s`),
-        payload.message ? el('span', {}, ` — ${payload.message}`) : null,
-      );
+      const elapsed = el('span', { class: 'elapsed' });
+      const since = performance.now() - (payload.elapsed || 0) * 1000;
+      const paint = () => {
+        elapsed.textContent = `Waiting for the endpoint to wake… ${Math.round((performance.now() - since) / 1000)} s`;
+      };
+      paint();
+      row.message.replaceChildren(elapsed, payload.message ? el('span', {}, ` — ${payload.message}`) : null);
+      stopTicker();
+      ticker = setInterval(paint, 1000);
     },
     problems(problems) {
       if (!problems?.length) return;
@@ -87,12 +100,19 @@ function checklist() {
         problems.map((p) => el('li', {}, p.field ? el('code', {}, p.field) : null, p.field ? ': ' : null, p.message))));
     },
     stop() {
+      stopTicker();
       for (const r of rows.values()) r.node.classList.remove('running');
     },
-    fill(report) {
+    fill(report, { compact = false } = {}) {
       for (const check of report.checks || []) this.set(check);
       this.problems(report.problems);
       this.stop();
+      for (const r of rows.values()) {
+        const status = r.node.classList;
+        // Rows the report never reached (a re-check has no "credential" step) are left out;
+        // a compact list keeps only what was decided.
+        r.node.hidden = status.contains('waiting') || (compact && status.contains('skipped'));
+      }
     },
   };
 }
@@ -324,7 +344,7 @@ async function rotate(item) {
         const report = err.body?.error?.report;
         if (report) {
           const list = checklist();
-          list.fill(report);
+          list.fill(report, { compact: true });
           ctx.setExtra(list.node);
         }
         throw err;

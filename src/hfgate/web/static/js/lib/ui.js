@@ -102,7 +102,7 @@ export function openDialog({ title, body, fields = [], confirm = 'OK', cancel = 
     const form = el('form', { method: 'dialog', novalidate: true },
       el('h2', {}, title),
       body ? (body instanceof Node ? body : el('p', {}, body)) : null,
-      ...inputs, extra, error,
+      ...inputs, error, extra,
       el('div', { class: 'dialog-actions' }, close, submit));
     const dialog = el('dialog', { class: `dialog${wide ? ' wide' : ''}` }, form);
     const ctx = {
@@ -137,7 +137,8 @@ export function openDialog({ title, body, fields = [], confirm = 'OK', cancel = 
     });
     document.body.append(dialog);
     dialog.showModal();
-    (form.querySelector('input') || submit).focus();
+    // A destructive confirmation starts on Cancel: Enter alone never deletes anything.
+    (form.querySelector('input') || (danger ? close : submit)).focus();
   });
 }
 

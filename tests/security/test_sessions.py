@@ -1,0 +1,177 @@
+"""Browser sessions (DESIGN §4, §5): the cookie, CSRF, signing out, and the password check."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+
+import httpx
+
+from tests.security.support import OWNER_EMAIL, OWNER_PASSWORD, World, add_person, owner_client
+
+COOKIE = "hfgate_session"
+
+
+@contextmanager
+def browser(world: World) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=world.url, timeout=30, follow_redirects=False) as client:
+        yield client
+
+
+def sign_in(client: httpx.Client, email: str, password: str, **headers: str) -> httpx.Response:
+    return client.post("/auth/login", json={"email": email, "password": password}, headers=headers)
+
+
+def signed_in(world: World, email: str, password: str) -> tuple[httpx.Client, str]:
+    """A browser with a session; returns it and the session's CSRF token."""
+    client = httpx.Client(base_url=world.url, timeout=30, follow_redirects=False)
+    answer = sign_in(client, email, password)
+    assert answer.status_code == 200, answer.text
+    return client, answer.json()["csrf_token"]
+
+
+def test_sign_in_sets_an_httponly_samesite_cookie(world: World) -> None:
+    with browser(world) as client:
+        answer = sign_in(client, OWNER_EMAIL, OWNER_PASSWORD)
+        assert answer.status_code == 200, answer.text
+        cookie = answer.headers["set-cookie"]
+        attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+        assert cookie.startswith(COOKIE + "=")
+        assert {"httponly", "samesite", "path"} <= attributes
+        assert "samesite=lax" in cookie.lower() or "samesite=strict" in cookie.lower()
+        assert "secure" not in attributes  # plain http on loopback: a Secure cookie would be lost
+        token = client.cookies[COOKIE]
+        assert len(token) >= 32
+        assert token not in answer.text  # the body carries the CSRF token, never the cookie
+        assert answer.json()["user"]["email"] == OWNER_EMAIL
+        assert client.get("/auth/me").json()["user"]["role"] == "owner"
+    with browser(world) as client:
+        behind_tls = sign_in(client, OWNER_EMAIL, OWNER_PASSWORD, **{"X-Forwarded-Proto": "https"})
+        assert "secure" in behind_tls.headers["set-cookie"].lower()
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(world: World) -> None:
+    with browser(world) as client:
+        wrong = sign_in(client, OWNER_EMAIL, "not-the-password")
+        unknown = sign_in(client, "nobody@example.com", "not-the-password")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert COOKIE not in wrong.headers.get("set-cookie", "")
+
+
+def test_an_unknown_email_takes_as_long_as_a_wrong_password(world: World) -> None:
+    """Same words are not enough: a fast 401 for unknown emails tells which accounts exist."""
+
+    def timed(email: str) -> float:
+        with browser(world) as client:
+            started = time.perf_counter()
+            assert sign_in(client, email, "not-the-password").status_code == 401
+            return time.perf_counter() - started
+
+    wrong = statistics.median(timed(OWNER_EMAIL) for _ in range(3))
+    unknown = statistics.median(timed(f"nobody-{i}@example.com") for i in range(3))
+    assert unknown > wrong * 0.3, (
+        f"an unknown email is refused in {unknown * 1000:.0f} ms, a wrong password in"
+        f" {wrong * 1000:.0f} ms: the difference reveals which emails have accounts"
+    )
+
+
+def test_checking_passwords_does_not_stall_the_gateway(world: World) -> None:
+    """argon2 is slow on purpose; run on the event loop it would stall every other request."""
+    with world.api(world.member) as api:
+
+        def median_latency() -> float:
+            latencies = []
+            for _ in range(7):
+                started = time.perf_counter()
+                assert api.get("/v1/models").status_code == 200
+                latencies.append(time.perf_counter() - started)
+                time.sleep(0.01)
+            return statistics.median(latencies)
+
+        quiet = median_latency()
+        stop = threading.Event()
+
+        def hammer() -> None:
+            with browser(world) as client:
+                while not stop.is_set():
+                    sign_in(client, OWNER_EMAIL, "wrong-password-guess")
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            time.sleep(0.3)
+            busy = median_latency()
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+    print(f"quiet {quiet * 1000:.1f} ms, busy {busy * 1000:.1f} ms")
+    assert busy < max(0.05, 5 * quiet), (
+        f"GET /v1/models took {busy * 1000:.0f} ms (median; {quiet * 1000:.0f} ms when quiet)"
+        " while four clients were guessing passwords: the password check blocks the event loop"
+    )
+
+
+def test_a_cookie_request_that_changes_state_needs_the_csrf_token(world: World) -> None:
+    client, csrf = signed_in(world, world.member.email, world.member.password or "")
+    with closing(client):
+        assert client.get("/api/keys").status_code == 200  # reading needs no token
+        for headers in ({}, {"X-CSRF-Token": "forged"}, {"X-CSRF-Token": ""}):
+            for method, path, body in (
+                ("POST", "/api/keys", {"name": "csrf"}),
+                ("POST", "/api/conversations", {"model": "x"}),
+                ("PATCH", f"/api/users/{world.member.id}", {"password": "Changed-by-csrf-1"}),
+                ("DELETE", f"/api/keys/{world.member.key_id}", None),
+                ("POST", "/v1/chat/completions", {"model": "x", "messages": []}),
+            ):
+                refused = client.request(method, path, json=body, headers=headers)
+                assert refused.status_code == 403, f"{method} {path} {headers}: {refused.text}"
+                assert refused.json()["error"]["code"] == "csrf_failed"
+        made = client.post("/api/keys", json={"name": "with-csrf"}, headers={"X-CSRF-Token": csrf})
+        assert made.status_code == 201, made.text
+    with world.api(world.member) as api:  # the refused requests changed nothing
+        names = [k["name"] for k in api.get("/api/keys").json()["data"]]
+        assert "csrf" not in names and "with-csrf" in names
+        assert api.get("/v1/models").status_code == 200
+
+
+def test_sign_out_ends_the_session(world: World) -> None:
+    client, csrf = signed_in(world, world.member.email, world.member.password or "")
+    with closing(client):
+        token = client.cookies[COOKIE]
+        assert client.post("/auth/logout").status_code == 200
+        assert COOKIE not in client.cookies or not client.cookies[COOKIE]
+    with browser(world) as replay:
+        replay.cookies.set(COOKIE, token)
+        assert replay.get("/auth/me").status_code == 401
+        assert replay.get("/api/keys").status_code == 401
+        made = replay.post("/api/keys", json={"name": "after"}, headers={"X-CSRF-Token": csrf})
+        assert made.status_code == 401
+
+
+def test_a_role_change_a_new_password_and_removal_sign_the_person_out(world: World) -> None:
+    password = f"Pw-{uuid.uuid4().hex}"
+    person = add_person(
+        world.gateway, f"signed-{uuid.uuid4().hex[:6]}@example.com", "member", password
+    )
+    changes = (
+        {"role": "admin"},
+        {"password": f"New-{uuid.uuid4().hex}"},
+    )
+    for change in changes:
+        client, _ = signed_in(world, person.email, password)
+        with closing(client), owner_client(world.gateway) as owner:
+            assert client.get("/auth/me").status_code == 200
+            assert owner.patch(f"/api/users/{person.id}", json=change).status_code == 200
+            assert client.get("/auth/me").status_code == 401, f"still signed in after {change}"
+            password = change.get("password", password)
+    client, _ = signed_in(world, person.email, password)
+    with closing(client), owner_client(world.gateway) as owner:
+        assert owner.delete(f"/api/users/{person.id}").status_code == 200
+        assert client.get("/auth/me").status_code == 401
