@@ -20,7 +20,12 @@ NOW = 1_000_000.0
         (StatusEntry(ModelStatus.READY), True),  # never checked: one probe at start
         (StatusEntry(ModelStatus.READY, checked_at=NOW - 120, last_traffic=NOW - 10), True),
         (StatusEntry(ModelStatus.READY, checked_at=NOW - 10, last_traffic=NOW - 5), False),
-        (StatusEntry(ModelStatus.READY, checked_at=NOW - 120, last_traffic=NOW - RECENT_TRAFFIC - 1), False),
+        (
+            StatusEntry(
+                ModelStatus.READY, checked_at=NOW - 120, last_traffic=NOW - RECENT_TRAFFIC - 1
+            ),
+            False,
+        ),
         (StatusEntry(ModelStatus.SCALED_TO_ZERO, checked_at=NOW - 10_000), False),
         (StatusEntry(ModelStatus.WAKING, checked_at=0), False),
         (StatusEntry(ModelStatus.PAUSED, checked_at=NOW - SLOW_PROBE - 1), True),
@@ -39,7 +44,11 @@ def test_which_models_are_probed(entry: StatusEntry, expected: bool) -> None:
         (200, "", ModelStatus.READY),
         (401, "UNAUTHORIZED", ModelStatus.AUTH_FAILED),
         (403, "missing permissions", ModelStatus.AUTH_FAILED),
-        (400, "Bad Request: The endpoint is paused, ask a maintainer to restart it", ModelStatus.PAUSED),
+        (
+            400,
+            "Bad Request: The endpoint is paused, ask a maintainer to restart it",
+            ModelStatus.PAUSED,
+        ),
         (503, "<html>503</html>", ModelStatus.SCALED_TO_ZERO),
         (502, "Bad Gateway", ModelStatus.SCALED_TO_ZERO),
         (503, '{"error":"unhealthy","error_type":"healthcheck"}', ModelStatus.UNREACHABLE),
@@ -58,9 +67,10 @@ def _wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-unty
 
 
 def test_an_idle_endpoint_is_left_to_scale_to_zero(tmp_path: Path) -> None:
-    with running_sim(idle_timeout=1.0) as sim, running_gateway(
-        tmp_path, hub_url=sim.url, HFGATE_STATUS_INTERVAL="0.1"
-    ) as gateway:
+    with (
+        running_sim(idle_timeout=1.0) as sim,
+        running_gateway(tmp_path, hub_url=sim.url, HFGATE_STATUS_INTERVAL="0.1") as gateway,
+    ):
         assert gateway.add(sim.credential()).status_code == 201
         # With the status loop ticking every 0.1 s, an idle endpoint must still go to sleep.
         _wait_for(lambda: sim.state()["state"] == "scaled_to_zero", timeout=5)
@@ -71,10 +81,16 @@ def test_an_idle_endpoint_is_left_to_scale_to_zero(tmp_path: Path) -> None:
 
 
 def test_a_probe_notices_a_paused_endpoint_in_use(tmp_path: Path) -> None:
-    with running_sim() as sim, running_gateway(tmp_path, hub_url=sim.url, HFGATE_STATUS_INTERVAL="0.1") as gateway:
+    with (
+        running_sim() as sim,
+        running_gateway(tmp_path, hub_url=sim.url, HFGATE_STATUS_INTERVAL="0.1") as gateway,
+    ):
         assert gateway.add(sim.credential()).status_code == 201
         with gateway.client() as client:
-            body = {"model": sim.credential()["model_name"], "messages": [{"role": "user", "content": "hi"}]}
+            body = {
+                "model": sim.credential()["model_name"],
+                "messages": [{"role": "user", "content": "hi"}],
+            }
             assert client.post("/v1/chat/completions", json=body).status_code == 200
             sim.patch(state="paused")
 

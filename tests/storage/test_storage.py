@@ -17,15 +17,25 @@ from hfgate.storage.tables import ApiKey, Integration, User
 
 def _integration(name: str) -> Integration:
     return Integration(
-        id=name, name=name, model_name="org/model", endpoint="https://e.example", api_key_encrypted="x",
-        api_key_mask="hf_…abcd", context_window=4096, state="ready", facts={"engine": "tgi"}, report={},
+        id=name,
+        name=name,
+        model_name="org/model",
+        endpoint="https://e.example",
+        api_key_encrypted="x",
+        api_key_mask="hf_…abcd",
+        context_window=4096,
+        state="ready",
+        facts={"engine": "tgi"},
+        report={},
     )
 
 
 async def test_migrations_are_idempotent_and_create_every_table(database: Database) -> None:
     await database.migrate()  # a second run must be a no-op
     async with database.session() as session:
-        version = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        version = (
+            await session.execute(text("SELECT version_num FROM alembic_version"))
+        ).scalar_one()
         assert version == "0003"
         for table in ("users", "api_keys", "integrations", "usage", "audit_log", "sessions"):
             await session.execute(text(f"SELECT count(*) FROM {table}"))
