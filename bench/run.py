@@ -35,6 +35,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
@@ -611,6 +612,9 @@ def summarize(results: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
             "gateway_cpu_us_per_token": per_request_us(
                 sh["server_cpu_s"]["gateway"], int(sh["tokens_per_stream"] or 0) * served(sh)
             ),
+            "sim_cpu_us_per_token_direct": per_request_us(
+                sd["server_cpu_s"]["sim"], int(sd["tokens_per_stream"] or 0) * served(sd)
+            ),
         },
         "gateway_floor": {
             "what": f"GET /healthz at concurrency {conc}: uvicorn + FastAPI + middleware only",
@@ -719,8 +723,9 @@ def tables(summary: dict[str, Any], machine: dict[str, Any], plan: dict[str, Any
         f"| gateway | – | {fmt(thr['gateway_cpu_us_per_request'], 0)} µs |",
         f"| load generator | {fmt(thr['client_cpu_us_per_request_direct'], 0)} µs"
         f" | {fmt(thr['client_cpu_us_per_request_hfgate'], 0)} µs |",
-        f"| gateway, per relayed token ({sconc} streams) | – |"
-        f" {fmt(st['gateway_cpu_us_per_token'], 1)} µs |",
+        f"| per streamed token ({sconc} streams): simulator direct / gateway"
+        f" | {fmt(st['sim_cpu_us_per_token_direct'], 1)} µs"
+        f" | {fmt(st['gateway_cpu_us_per_token'], 1)} µs |",
         f"| gateway floor: GET /healthz, no upstream | – |"
         f" {fmt(floor['gateway_cpu_us_per_request'], 0)} µs ({fmt(floor['rps'], 0)} req/s) |",
         "",
@@ -754,14 +759,19 @@ def tables(summary: dict[str, Any], machine: dict[str, Any], plan: dict[str, Any
             f" / {fmt(c['client_cpu_us_per_request'], 0)} µs | {c['errors']} |"
         )
     a, x = cl["aiohttp"], cl["httpx"]
-    lines.append(
-        f"| **aiohttp vs httpx** | {fmt(_ratio(x['p50_ms_c1'], a['p50_ms_c1']), 1, '× faster')}"
-        f" | {fmt(_ratio(x['p99_ms_c1'], a['p99_ms_c1']), 1, '× faster')}"
-        f" | {fmt(_ratio(a['rps'], x['rps']), 1, '× more')}"
-        f" | {fmt(_ratio(x['p50_ms'], a['p50_ms']), 1, '× faster')}"
-        f" | {fmt(_ratio(x['client_cpu_us_per_request'], a['client_cpu_us_per_request']), 1)}"
-        "× less CPU (c=" + str(conc) + ") | |"
+    cpu = _times(
+        x["client_cpu_us_per_request"], a["client_cpu_us_per_request"], "less CPU", "more CPU"
     )
+    lines.append(
+        f"| **aiohttp vs httpx** | {_times(x['p50_ms_c1'], a['p50_ms_c1'], 'faster', 'slower')}"
+        f" | {_times(x['p99_ms_c1'], a['p99_ms_c1'], 'faster', 'slower')}"
+        f" | {_times(a['rps'], x['rps'], 'more', 'fewer')}"
+        f" | {_times(x['p50_ms'], a['p50_ms'], 'faster', 'slower')} | {cpu} (c={conc}) | |"
+    )
+    for name, found in summary.get("server_exceptions", {}).items():
+        if found:
+            lines += ["", f"Exceptions in the {name}'s log (all phases):", ""]
+            lines += [f"* {count} × `{text}`" for text, count in list(found.items())[:5]]
     if busiest > 0.1:
         lines += [
             "",
@@ -769,6 +779,14 @@ def tables(summary: dict[str, Any], machine: dict[str, Any], plan: dict[str, Any
             " phase (per phase in the JSON, `other_processes_cores`); figures are noisier.",
         ]
     return "\n".join(lines)
+
+
+def _times(a: float | None, b: float | None, better: str, worse: str) -> str:
+    """``a / b`` as "2.5× better", or "1.7× worse" when below 1."""
+    ratio = _ratio(a, b)
+    if ratio is None:
+        return "–"
+    return f"{ratio:.1f}× {better}" if ratio >= 1 else f"{1 / ratio:.1f}× {worse}"
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
@@ -821,7 +839,8 @@ def _raise_on_sigterm(signum: int, _frame: Any) -> None:
 
 
 @contextlib.contextmanager
-def workspace() -> Iterator[tuple[Path, Processes]]:
+def workspace(keep_logs: Path) -> Iterator[tuple[Path, Processes]]:
+    """A temporary directory (HFGATE_HOME, logs) and the servers; logs are kept in keep_logs."""
     workdir = Path(tempfile.mkdtemp(prefix="hfgate-bench-"))
     procs = Processes(workdir)
     try:
@@ -835,7 +854,31 @@ def workspace() -> Iterator[tuple[Path, Processes]]:
         raise
     finally:
         procs.stop_all()
+        save_logs(workdir, keep_logs)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+ACCESS_OK = re.compile(r'^INFO: +\S+ - "[^"]*" 2\d\d ')
+EXCEPTION = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception): .*")
+
+
+def save_logs(workdir: Path, dest: Path) -> None:
+    """The servers' logs without the successful access-log lines (one per request)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for logfile in workdir.glob("*.log"):
+        with logfile.open(errors="replace") as src, (dest / logfile.name).open("w") as out:
+            out.writelines(line for line in src if not ACCESS_OK.match(line))
+
+
+def exceptions_in(logfile: Path) -> dict[str, int]:
+    """Exception lines (``module.Error: message``) in a saved log, counted."""
+    counts: dict[str, int] = {}
+    with contextlib.suppress(OSError), logfile.open(errors="replace") as src:
+        for line in src:
+            if EXCEPTION.match(line):
+                key = line.strip()[:200]
+                counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -881,11 +924,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     timestamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     load_at_start = quiet.wait_for_quiet()
-    with workspace() as (workdir, procs):
+    logs = args.out.with_suffix(".logs")
+    with workspace(logs) as (workdir, procs):
         peers = Peers(procs, workdir, args.gateway_log_level, quiet)
         peers.start()
         results = run_phases(peers, plan, args.profile)
     summary = summarize(results, plan)
+    summary["server_exceptions"] = {
+        name: exceptions_in(logs / f"{name}.log") for name in ("gateway", "sim")
+    }
     report = {
         "timestamp": timestamp,
         "mode": mode,
@@ -905,7 +952,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(tables(summary, machine, plan))
-    print(f"\n({mode} run, {report['duration_s']:g} s; all figures in {args.out})")
+    print(
+        f"\n({mode} run, {report['duration_s']:g} s; all figures in {args.out},"
+        f" server logs without their 2xx access lines in {logs})"
+    )
     return 0
 
 

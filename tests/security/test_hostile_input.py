@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,14 +38,20 @@ from tests.support.peers import MODEL, SIM_TOKEN
 def hostile_world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    with ExitStack() as stack:
-        env = {}
-        if request.param == "postgres":
-            url = stack.enter_context(dedicated_postgres())
-            if url is None:
-                pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-            env["HFGATE_DATABASE_URL"] = url
-        yield stack.enter_context(world_at(tmp_path_factory.mktemp("hostile") / "home", **env))
+    """The module's world (SQLite), then one on PostgreSQL, whose text refuses NUL."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("world")
+        return
+    with dedicated_postgres() as url:
+        if url is None:
+            pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+        home = tmp_path_factory.mktemp("hostile") / "home"
+        with world_at(home, HFGATE_DATABASE_URL=url) as running:
+            yield running
+
+
+def on_postgres(world: World) -> bool:
+    return world.gateway.settings.database_url.startswith("postgresql")
 
 
 # -- the battery -------------------------------------------------------------------------------
@@ -64,9 +69,9 @@ FIELD_VALUES = {
     "a right-to-left override": RTL,
     "a zero-width space": ZERO_WIDTH,
     "CR LF": CRLF,
-    "1 MB": HUGE,
-    "10,000 combining marks": ZALGO,
 }
+BIG_VALUES = {"1 MB": HUGE, "10,000 combining marks": ZALGO}  # on each route's first field
+DATABASE_VALUES = {"a lone surrogate": LONE_SURROGATE, "NUL": NUL}  # what differs on PostgreSQL
 BODIES: dict[str, bytes] = {
     "malformed JSON": b'{"model": "x", ',
     "not UTF-8": b'{"model": "\xff\xfe"}',
@@ -111,14 +116,10 @@ TARGETS: dict[tuple[str, str], Target] = {
     ),
     ("PATCH", "/api/integrations/{integration_id}"): Target({"name": "renamed"}, ("name",)),
     ("POST", "/api/integrations/{integration_id}/revalidate"): Target({}),
-    ("POST", "/auth/login"): Target(
-        {"email": "owner@localhost", "password": "wrong-password"}, ("email", "password")
-    ),
+    ("POST", "/auth/login"): Target({"email": "owner@localhost", "password": "x"}, ("email",)),
     ("POST", "/auth/logout"): Target({}),
     ("POST", "/api/users"): Target(
-        {"email": "fresh@example.com", "role": "member", "password": "long-enough-1"},
-        ("email", "role"),
-        ("password",),
+        {"email": "fresh@example.com", "role": "member"}, ("email", "role")
     ),
     ("PATCH", "/api/users/{user_id}"): Target({"role": "member"}, ("role",)),
     ("POST", "/api/keys"): Target({"name": "hostile"}, ("name", "user")),
@@ -177,8 +178,7 @@ def describe(what: str, response: httpx.Response) -> str:
 
 
 @pytest.mark.parametrize(("method", "route"), BODY_ROUTES, ids=[" ".join(k) for k in BODY_ROUTES])
-def test_whole_body_attacks_get_a_clear_4xx(hostile_world: World, method: str, route: str) -> None:
-    world = hostile_world
+def test_whole_body_attacks_get_a_clear_4xx(world: World, method: str, route: str) -> None:
     takes_body = bool(TARGETS[(method, route)].body)
     path = url_for(world, route)
     before = snapshot(world)
@@ -204,8 +204,10 @@ def test_field_attacks_never_break_the_gateway(
     world = hostile_world
     target = TARGETS[(method, route)]
     problems = []
-    for field in target.strict + target.lenient:
-        for what, value in FIELD_VALUES.items():
+    fields = target.strict + target.lenient
+    for field in fields:
+        values = FIELD_VALUES | (BIG_VALUES if field == fields[0] else {})
+        for what, value in (DATABASE_VALUES if on_postgres(world) else values).items():
             path = url_for(world, route)
             before = snapshot(world)
             body = poison(target.body, field, value)
@@ -325,10 +327,13 @@ def test_a_body_under_the_limit_is_served(small: World) -> None:
             assert answer.status_code == 200, describe("under the limit", answer)
 
 
-def test_the_limit_applies_before_authentication(small: World) -> None:
+def test_without_credentials_a_big_body_is_never_read(small: World) -> None:
+    """A declared length is refused before anything else; a chunked body is not even read."""
     with httpx.Client(base_url=small.url, timeout=30) as anonymous:
-        answer = anonymous.post("/v1/chat/completions", content=chunks(b"x" * (LIMIT * 4)))
-    assert answer.status_code == 413
+        declared = anonymous.post("/v1/chat/completions", content=b"x" * (LIMIT * 4))
+        assert declared.status_code == 413
+        streamed = anonymous.post("/v1/chat/completions", content=chunks(b"x" * (LIMIT * 4)))
+        assert streamed.status_code in (401, 413)
 
 
 def test_a_declared_length_over_the_limit_is_refused_before_the_body(small: World) -> None:
@@ -348,8 +353,8 @@ def test_oversized_headers_are_refused(small: World) -> None:
     assert 400 <= answer.status_code < 500
 
 
-def test_an_unknown_model_name_in_a_chat_is_a_clear_404(small: World) -> None:
-    with owner_client(small.gateway) as api:
-        answer = api.post("/v1/chat/completions", json=chat_body("x" * 10_000, max_tokens=2))
-    assert answer.status_code in (400, 404)
-    assert len(answer.text) < 3000, "the answer echoes the whole hostile model name"
+def test_an_unknown_model_name_in_a_chat_is_a_clear_404(world: World) -> None:
+    with owner_client(world.gateway) as api:
+        answer = api.post("/v1/chat/completions", json=chat_body("x" * 100_000, max_tokens=2))
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "model_not_found"

@@ -123,7 +123,8 @@ def test_stop_cancels_the_answer_and_keeps_what_arrived(web: Web) -> None:
 
 def test_a_cold_endpoint_shows_the_waking_state_then_answers(web: Web) -> None:
     cold = web.sims["cold"]
-    cold.patch(state="scaled_to_zero", cold_start=6)
+    # Only the chat itself wakes it (not a status probe that happens to come first).
+    cold.patch(state="scaled_to_zero", cold_start=6, wake_on="inference")
     page = web.page(MEMBER, "/chat")
     choose_model(page, COLD)
     ask(page, "Are you awake?")

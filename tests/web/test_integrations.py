@@ -155,7 +155,7 @@ def test_an_admin_rotates_renames_and_removes_an_endpoint(web: Web) -> None:
 
 def test_adding_a_scaled_to_zero_endpoint_shows_the_wait_as_it_goes(web: Web) -> None:
     cold = web.sims["cold"]
-    cold.patch(state="scaled_to_zero", cold_start=4)
+    cold.patch(state="scaled_to_zero", cold_start=4, wake_on="any")
     page = web.page(OWNER, "/integrations")
     expect(page.locator("#wait")).to_be_checked()
     paste(page, cold.credential(name="sleepy-llama"))

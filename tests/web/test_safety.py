@@ -82,6 +82,8 @@ def test_hostile_markup_in_messages_is_shown_never_run(web: Web) -> None:
     page.keyboard.press("Enter")
     expect(page.locator(".msg.assistant")).to_have_attribute("data-status", "complete")
     cid = conversation_id(page)
+    stored = page.context.request.get(f"/api/conversations/{cid}").json()["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant"]
     # Playwright's sync API runs an event loop on this thread: write from another one.
     with ThreadPoolExecutor(1) as pool:
         url = web.gateway.settings.database_url

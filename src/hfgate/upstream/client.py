@@ -82,26 +82,7 @@ class EndpointClient:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
-    async def send(
-        self, model: ServedModel, dialect: Dialect, call: Call, hold: float
-    ) -> tuple[Any, Mapping[str, str]]:
-        """A non-streaming call: the decoded JSON body and the headers, or the dialect's error."""
-        reply = await self.transport.request(
-            "POST",
-            model.endpoint + call.path,
-            token=model.api_key,
-            json_body=call.body,
-            headers=_hold_header(hold),
-            timeout=None,
-        )
-        if reply.status != 200:
-            raise dialect.error(reply.status, reply.headers.get("Content-Type", ""), reply.body)
-        return reply.json(), reply.headers
-
-    async def open_stream(
-        self, model: ServedModel, dialect: Dialect, call: Call, hold: float, parse: EventParser
-    ) -> UpstreamStream:
-        """Open a streaming call and return once the answer's status is known."""
+    async def _open(self, model: ServedModel, dialect: Dialect, call: Call, hold: float) -> Any:
         response = await self.transport.open(
             "POST",
             model.endpoint + call.path,
@@ -116,5 +97,34 @@ class EndpointClient:
             finally:
                 response.release()
             raise dialect.error(response.status, response.headers.get("Content-Type", ""), body)
-        host = model.endpoint.split("://", 1)[-1].split("/", 1)[0]
-        return UpstreamStream(response, parse, host)
+        return response
+
+    async def send(
+        self, model: ServedModel, dialect: Dialect, call: Call, hold: float
+    ) -> tuple[Any, Mapping[str, str]]:
+        """A non-streaming call: the decoded JSON body and the headers, or the dialect's error."""
+        response = await self._open(model, dialect, call, hold)
+        host = _host(model)
+        try:
+            body = await response.read()
+        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
+            raise UpstreamUnreachable(
+                f"{host} dropped the connection before the answer was complete"
+            ) from None
+        finally:
+            response.release()
+        try:
+            return orjson.loads(body), response.headers
+        except orjson.JSONDecodeError:
+            raise UpstreamProtocolError(f"{host} answered with a body that is not JSON") from None
+
+    async def open_stream(
+        self, model: ServedModel, dialect: Dialect, call: Call, hold: float, parse: EventParser
+    ) -> UpstreamStream:
+        """Open a streaming call and return once the answer's status is known."""
+        response = await self._open(model, dialect, call, hold)
+        return UpstreamStream(response, parse, _host(model))
+
+
+def _host(model: ServedModel) -> str:
+    return model.endpoint.split("://", 1)[-1].split("/", 1)[0]

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from hfgate.api.bodies import OBJECT_BODY, SSE_HEADERS, json_body
 from hfgate.api.deps import caller, generation_caller, services
-from hfgate.api.routes.openai import OBJECT_BODY, SSE_HEADERS, json_body
 from hfgate.auth import Principal
 from hfgate.chat.request import parse_sampling
 from hfgate.conversations import ConversationService

@@ -14,6 +14,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response, StreamingResponse
 
+from hfgate.api.bodies import json_body
 from hfgate.api.deps import admin, services
 from hfgate.api.errors import error_response
 from hfgate.auth import Principal
@@ -170,7 +171,7 @@ async def get_integration(
 async def update_integration(
     request: Request, integration_id: str, actor: Principal = Depends(admin)
 ) -> dict[str, Any]:
-    changes = await _json_body(request)
+    changes = await json_body(request)
     report, integration = await services(request).integrations.update(
         integration_id, changes, actor
     )
@@ -190,10 +191,3 @@ async def remove_integration(
     request: Request, integration_id: str, actor: Principal = Depends(admin)
 ) -> dict[str, Any]:
     return await services(request).integrations.remove(integration_id, actor)
-
-
-async def _json_body(request: Request) -> Any:
-    try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None

@@ -9,6 +9,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response, StreamingResponse
 
+from hfgate.api.bodies import OBJECT_BODY, SSE_HEADERS, json_body
 from hfgate.api.deps import caller, generation_caller, services
 from hfgate.api.disconnect import cancel_on_disconnect
 from hfgate.auth import Principal
@@ -17,20 +18,6 @@ from hfgate.chat.service import Caller, Prepared
 from hfgate.errors import InvalidRequest
 
 router = APIRouter(tags=["openai"])
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-OBJECT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    }
-}
-
-
-async def json_body(request: Request) -> Any:
-    try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
 
 
 def strict(request: Request) -> bool:

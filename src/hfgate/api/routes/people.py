@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from hfgate.api.bodies import OBJECT_BODY, json_body
 from hfgate.api.deps import admin, bearer, caller, services
 from hfgate.audit import read_audit
 from hfgate.auth import Principal
@@ -16,19 +17,6 @@ from hfgate.auth.sessions import COOKIE, LIFETIME
 from hfgate.errors import AuthenticationRequired, InvalidRequest
 
 router = APIRouter(tags=["people"])
-OBJECT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    }
-}
-
-
-async def _body(request: Request) -> Any:
-    try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
 
 
 def _me(principal: Principal, csrf: str | None) -> dict[str, Any]:
@@ -38,7 +26,7 @@ def _me(principal: Principal, csrf: str | None) -> dict[str, Any]:
 
 @router.post("/auth/login", openapi_extra=OBJECT_BODY)
 async def login(request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     if (
         not isinstance(body, dict)
         or not isinstance(body.get("email"), str)
@@ -89,14 +77,14 @@ async def list_users(request: Request, actor: Principal = Depends(admin)) -> dic
 
 @router.post("/api/users", status_code=201, openapi_extra=OBJECT_BODY)
 async def add_user(request: Request, actor: Principal = Depends(admin)) -> dict[str, Any]:
-    return await services(request).users.add(actor, await _body(request))
+    return await services(request).users.add(actor, await json_body(request))
 
 
 @router.patch("/api/users/{user_id}", openapi_extra=OBJECT_BODY)
 async def update_user(
     request: Request, user_id: int, actor: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    body = await _body(request)
+    body = await json_body(request)
     if not isinstance(body, dict) or not set(body) <= {"role", "password"} or not body:
         raise InvalidRequest('send {"role": …} and/or {"password": …}')
     users = services(request).users
@@ -121,7 +109,7 @@ async def list_keys(request: Request, actor: Principal = Depends(caller)) -> dic
 
 @router.post("/api/keys", status_code=201, openapi_extra=OBJECT_BODY)
 async def create_key(request: Request, actor: Principal = Depends(caller)) -> dict[str, Any]:
-    created = await services(request).key_manager.create(actor, await _body(request))
+    created = await services(request).key_manager.create(actor, await json_body(request))
     return key_view(created.row, created.owner) | {"key": created.key}
 
 

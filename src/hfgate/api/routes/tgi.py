@@ -13,9 +13,10 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
+from hfgate.api.bodies import SSE_HEADERS, json_body
 from hfgate.api.deps import authenticate, generation_caller, services
 from hfgate.api.disconnect import cancel_on_disconnect
-from hfgate.api.routes.openai import SSE_HEADERS, chat_response, completion_response, json_body
+from hfgate.api.routes.openai import chat_response, completion_response
 from hfgate.auth import Principal
 from hfgate.chat.native import split_path, tgi_error
 from hfgate.errors import HfgateError, InvalidRequest

@@ -6,10 +6,11 @@ import { renderMarkdown } from './lib/markdown.js';
 import { exportUrl, initShell } from './lib/shell.js';
 import { readEvents } from './lib/sse.js';
 import { engineLabel, STATUS, statusLabel } from './lib/status.js';
-import { copyText, el, fmtInt, iconButton, openDialog, toast } from './lib/ui.js';
+import { copyText, el, fmtInt, iconButton, openDialog, popupMenu, toast } from './lib/ui.js';
 
 const IS_ADMIN = ['owner', 'admin'].includes(document.body.dataset.role);
 const MODEL_POLL_MS = 5000;
+const SLOW_START_MS = 3000; // no first token by then: show the waiting state
 const COLD = new Set(['scaled_to_zero', 'waking', 'pending']);
 // On touch screens Enter makes a new line (there is no Shift): the Send button sends.
 const TOUCH = window.matchMedia('(pointer: coarse)').matches;
@@ -443,43 +444,29 @@ function updateTopbar() {
   const conversation = state.conversation;
   $('conversation-menu-button').hidden = !conversation;
   document.title = `${conversation?.title || 'Chat'} · hfgate`;
-  if (!conversation) return;
-  const menu = $('conversation-menu');
-  menu.querySelector('[data-action="export-markdown"]').href = exportUrl(conversation.id, 'markdown');
-  menu.querySelector('[data-action="export-json"]').href = exportUrl(conversation.id, 'json');
 }
 
-const conversationMenu = $('conversation-menu');
 $('conversation-menu-button').addEventListener('click', (event) => {
   event.stopPropagation();
-  const open = conversationMenu.hidden;
-  conversationMenu.hidden = !open;
-  $('conversation-menu-button').setAttribute('aria-expanded', String(open));
-  if (open) conversationMenu.querySelector('[role="menuitem"]').focus();
-});
-document.addEventListener('click', (event) => {
-  if (!conversationMenu.hidden && !conversationMenu.contains(event.target)) {
-    conversationMenu.hidden = true;
-    $('conversation-menu-button').setAttribute('aria-expanded', 'false');
-  }
-});
-conversationMenu.addEventListener('click', async (event) => {
-  const action = event.target.closest('[data-action]')?.dataset.action;
   const conversation = state.conversation;
-  if (!conversation || !action) return;
-  conversationMenu.hidden = true;
-  if (action === 'rename') {
-    const updated = await openDialog({
-      title: 'Rename conversation',
-      fields: [{ name: 'title', label: 'Title', value: conversation.title || '' }],
-      confirm: 'Rename',
-      onSubmit: (values) => api(`/api/conversations/${encodeURIComponent(conversation.id)}`, { method: 'PATCH', json: { title: values.title } }),
-    });
-    if (updated) onRenamed(updated);
-  } else if (action === 'delete') {
-    shell.remove(conversation.id);
-  }
+  if (!conversation) return;
+  popupMenu($('conversation-menu-button'), [
+    { label: 'Rename', icon: 'pencil', onSelect: () => renameCurrent(conversation) },
+    { label: 'Export as Markdown', icon: 'download', href: exportUrl(conversation.id, 'markdown'), download: true },
+    { label: 'Export as JSON', icon: 'download', href: exportUrl(conversation.id, 'json'), download: true },
+    { label: 'Delete', icon: 'trash', danger: true, onSelect: () => shell.remove(conversation.id) },
+  ]);
 });
+
+async function renameCurrent(conversation) {
+  const updated = await openDialog({
+    title: 'Rename conversation',
+    fields: [{ name: 'title', label: 'Title', value: conversation.title || '' }],
+    confirm: 'Rename',
+    onSubmit: (values) => api(`/api/conversations/${encodeURIComponent(conversation.id)}`, { method: 'PATCH', json: { title: values.title } }),
+  });
+  if (updated) onRenamed(updated);
+}
 
 function onRenamed(updated) {
   shell.upsert(updated);
@@ -567,14 +554,15 @@ async function streamAnswer(body, question) {
   scrollToBottom(true);
   showNotice(null);
   // A model known to be asleep: say so at once (the server's own progress follows every 5 s).
+  // A model known to be asleep: say so at once. Any answer slower than a few seconds gets
+  // the same progress (the server's own count follows every 5 s).
   const known = model(modelId);
-  if (known && ['scaled_to_zero', 'waking'].includes(known.status)) {
-    setTimeout(() => {
-      if (state.streaming === run && !run.gotToken && !run.waking) {
-        showWaking(run, (performance.now() - run.started) / 1000, 'waking');
-      }
-    }, 800);
-  }
+  const asleep = known && ['scaled_to_zero', 'waking'].includes(known.status);
+  setTimeout(() => {
+    if (state.streaming === run && !run.gotToken && !run.waking) {
+      showWaking(run, (performance.now() - run.started) / 1000, asleep ? 'waking' : 'waiting');
+    }
+  }, asleep ? 800 : SLOW_START_MS);
 
   let response;
   try {
@@ -599,7 +587,9 @@ async function streamAnswer(body, question) {
         onStart(run, JSON.parse(item.data));
         continue;
       }
-      if (item.data === '[DONE]') break;
+      // Read on to the end of the stream: the server stores the answer before it closes it,
+      // so what the page shows next (regenerate, reload) matches what is stored.
+      if (item.data === '[DONE]') continue;
       let chunk;
       try { chunk = JSON.parse(item.data); } catch { continue; }
       if (chunk.error) {
