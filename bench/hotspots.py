@@ -5,9 +5,9 @@
 
 Record with ``--full-filenames`` (``run.py`` does): py-spy otherwise shortens some paths to a
 bare file name and hfgate's modules cannot be told apart. Prints, as shares of all samples:
-where the time goes by layer (the package of the innermost frame), the functions with the most
-*self* time, and hfgate's own functions by *inclusive* time (time in the function and all it
-calls), which is where a change in hfgate can help.
+where the time goes by activity (first matching rule in ``BUCKETS``), by layer (the package of
+the innermost frame), the functions with the most *self* time, and hfgate's own functions by
+*inclusive* time (the function and all it calls): where a change in hfgate can help.
 """
 
 from __future__ import annotations
@@ -37,6 +37,44 @@ LAYERS = (
     ("threading", "threads"),
     ("json/", "json"),
 )
+
+
+# Where a sample's CPU goes, first match wins (markers are searched in the whole stack, as
+# "file:function" with shortened paths). Approximate: it is sampling, and callbacks run by the
+# event loop (e.g. aiohttp's data_received) have no hfgate frame above them.
+BUCKETS = (
+    ("DB: API-key lookup + last_used_at commit", ("KeyStore._lookup",)),
+    ("DB: usage writer (batched inserts)", ("UsageRecorder.", "chat/usage.py")),
+    ("per-request SSRF check of the literal IP", ("Transport._check_literal_host",)),
+    ("cold-start guard (task + asyncio.wait per call)", ("chat/coldstart.py",)),
+    ("disconnect watcher (2 tasks per call)", ("api/disconnect.py",)),
+    (
+        "upstream HTTP (aiohttp client)",
+        ("EndpointClient.", "upstream/transport.py", "UpstreamStream.", "site-packages/aiohttp/"),
+    ),
+    ("access log (uvicorn, logging)", ("uvicorn/logging.py", "logging/__init__.py")),
+    ("metrics (prometheus_client)", ("hfgate/metrics.py", "prometheus_client/")),
+    ("auth + rate limit (cached)", ("api/deps.py:", "auth/")),
+    ("FastAPI dependency solving", ("fastapi/dependencies/",)),
+    (
+        "request parsing, prompt budget, response rendering",
+        ("hfgate/chat/", "hfgate/api/routes/", "hfgate/api/bodies.py", "hfgate/upstream/"),
+    ),
+    ("other DB (SQLAlchemy, aiosqlite)", ("sqlalchemy/", "aiosqlite/")),
+    (
+        "HTTP server + framework (uvicorn, Starlette, FastAPI)",
+        ("site-packages/uvicorn/", "site-packages/starlette/", "site-packages/fastapi/",
+         "hfgate/api/limits.py", "anyio/"),
+    ),
+    ("event loop (asyncio/uvloop scheduling)", ("asyncio/",)),
+)  # fmt: skip
+
+
+def bucket_of(frames: list[str]) -> str:
+    for label, markers in BUCKETS:
+        if any(marker in frame for frame in frames for marker in markers):
+            return label
+    return "other"
 
 
 def parse(path: Path) -> list[tuple[list[str], int]]:
@@ -81,8 +119,11 @@ def summarize(path: Path, top: int) -> str:
     threads: Counter[str] = Counter()
     selfs: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
+    buckets: Counter[str] = Counter()
     for stack, count in stacks:
         threads[thread_of(stack)] += count
+        split = [split_frame(frame) for frame in stack]
+        buckets[bucket_of([f"{file}:{func}" for func, file in split])] += count
         func, file = split_frame(stack[-1])
         layers[layer(file)] += count
         selfs[f"{func} ({file})"] += count
@@ -100,6 +141,8 @@ def summarize(path: Path, top: int) -> str:
 
     out = [f"{path}: {total} samples", "", "## By thread"]
     out += [f"{pct(n)}  {name}" for name, n in threads.most_common()]
+    out += ["", "## By activity (approximate; see BUCKETS in bench/hotspots.py)"]
+    out += [f"{pct(n)}  {name}" for name, n in buckets.most_common()]
     out += ["", "## By layer (innermost frame)"]
     out += [f"{pct(n)}  {name}" for name, n in layers.most_common()]
     out += ["", f"## Top {top} functions by self time"]

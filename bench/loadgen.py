@@ -8,12 +8,14 @@ every phase starts from a clean interpreter. It can also be run by hand::
 
 Spec fields: ``kind`` (``latency`` | ``throughput`` | ``ttft`` | ``streams``), ``client``
 (``aiohttp`` | ``httpx``), ``pool`` (the client's connection limit; default: one per
-concurrent request), ``targets`` (``[{"name", "url", "token"}]``; ``latency`` and
-``ttft`` alternate between them request by request so both see the same conditions, the others
-take exactly one), ``body`` (the JSON request), and ``count``/``warmup`` (latency, ttft) or
-``concurrency``/``duration``/``ramp`` (throughput, streams). Non-streaming phases also take
-``method`` (default POST; no ``body`` sends none) and ``expect`` (a string every good answer
-contains; default ``"finish_reason"``).
+concurrent request), ``targets`` (``[{"name", "url", "token"}]``), ``body`` (the JSON request),
+and ``count``/``warmup`` (latency, ttft: concurrency 1, requests alternating between targets)
+or ``concurrency``/``duration``/``ramp``/``slices``/``pids`` (throughput, streams: the
+duration is cut into ``slices`` windows per target, alternating between targets, each after
+its own ramp; CPU time of the ``pids`` — ``{"name": pid}`` — and of the machine is read at
+each window's edges). Non-streaming phases also take ``method`` (default POST; no ``body``
+sends none) and ``expect`` (a string every good answer contains; default
+``"finish_reason"``).
 
 Every phase is bounded: a fixed count, or a fixed window after which no new request starts;
 requests have a timeout, and the process exits when the phase is done.
@@ -24,11 +26,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 REQUEST_TIMEOUT = 60.0
@@ -283,47 +287,132 @@ async def latency(client: Any, spec: dict[str, Any], targets: list[Target]) -> d
     }
 
 
+class Meter:
+    """CPU seconds of this process, of the servers (by pid) and of the whole machine."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def _proc(self, pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / self.tick
+
+    def _machine(self) -> float:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:9]]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = values
+        return (user + nice + system + irq + softirq + steal) / self.tick
+
+    def read(self) -> dict[str, float]:
+        marks = {name: self._proc(pid) for name, pid in self.pids.items()}
+        marks["client"] = cpu_seconds()
+        marks["machine"] = self._machine()
+        marks["wall"] = time.perf_counter()
+        return marks
+
+    async def span(self, begin: float, end: float) -> dict[str, float]:
+        """CPU spent between two ``perf_counter`` instants (sleeps until each)."""
+        await asyncio.sleep(begin - time.perf_counter())
+        start = self.read()
+        await asyncio.sleep(end - time.perf_counter())
+        return self.delta(start, self.read())
+
+    @staticmethod
+    def delta(start: dict[str, float], end: dict[str, float]) -> dict[str, float]:
+        spent = {name: end[name] - start[name] for name in start}
+        ours = sum(v for k, v in spent.items() if k not in ("machine", "wall"))
+        # other processes on the machine compete for the same cores: in average cores
+        spent["other_cores"] = max(0.0, spent["machine"] - ours) / spent["wall"]
+        return spent
+
+
+@dataclass
+class Window:
+    """What one target did during its measured windows (summed over slices)."""
+
+    tally: Tally = field(default_factory=Tally)
+    counted: int = 0  # requests (or tokens) completed inside the windows
+    streams: int = 0
+    latencies: list[float] = field(default_factory=list)
+    per_stream: list[int] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def add_cpu(self, spent: dict[str, float]) -> None:
+        for name, value in spent.items():
+            if name != "other_cores":
+                self.cpu[name] = self.cpu.get(name, 0.0) + value
+
+    def cpu_report(self) -> dict[str, float]:
+        report = {k: v for k, v in self.cpu.items() if k not in ("machine", "wall")}
+        report["other_cores"] = (
+            max(0.0, self.cpu["machine"] - sum(report.values())) / self.cpu["wall"]
+        )
+        return report
+
+
+async def sliced(
+    spec: dict[str, Any],
+    targets: list[Target],
+    run_window: Callable[[Target, Window, float, float], Awaitable[None]],
+) -> dict[str, Window]:
+    """``slices`` rounds; in each, every target gets a ramp + a ``duration / slices`` window.
+
+    Alternating short windows expose both targets to the same machine: on a shared box, what
+    other processes do shifts both sides alike instead of whichever ran second.
+    """
+    slices = max(1, int(spec.get("slices", 1)))
+    seconds, ramp = spec["duration"] / slices, spec.get("ramp", 1.0)
+    meter = Meter(spec.get("pids", {}))
+    windows = {t.name: Window() for t in targets}
+    for index in range(slices):
+        order = targets if index % 2 == 0 else targets[::-1]
+        for target in order:
+            window = windows[target.name]
+            start = time.perf_counter()
+            begin, end = start + ramp, start + ramp + seconds
+            marker = asyncio.create_task(meter.span(begin, end))
+            await run_window(target, window, begin, end)
+            window.add_cpu(await marker)
+            window.seconds += seconds
+    return windows
+
+
 async def throughput(client: Any, spec: dict[str, Any], targets: list[Target]) -> dict[str, Any]:
-    """``concurrency`` workers loop for ``ramp`` + ``duration`` s; only the window counts."""
-    (target,) = targets
-    body = Call.from_spec(spec)
-    concurrency, duration, ramp = spec["concurrency"], spec["duration"], spec.get("ramp", 1.0)
-    tally = Tally()
-    latencies: list[float] = []
-    in_window = 0
-    loop_start = time.perf_counter()
-    window_start, window_end = loop_start + ramp, loop_start + ramp + duration
-    cpu_marks: dict[str, float] = {}
+    """``concurrency`` workers loop; requests that complete inside the windows count."""
+    call = Call.from_spec(spec)
+    concurrency = spec["concurrency"]
+    clock = time.perf_counter
 
-    async def worker() -> None:
-        nonlocal in_window
-        while (start := time.perf_counter()) < window_end:
-            ok = await one_call(client, target, body, tally)
-            end = time.perf_counter()
-            if ok and window_start <= end < window_end:
-                in_window += 1
-                latencies.append(end - start)
+    async def run_window(target: Target, window: Window, begin: float, end: float) -> None:
+        async def worker() -> None:
+            while (start := clock()) < end:
+                ok = await one_call(client, target, call, window.tally)
+                done = clock()
+                if ok and begin <= done < end:
+                    window.counted += 1
+                    window.latencies.append(done - start)
 
-    async def cpu_marker() -> None:
-        await asyncio.sleep(ramp)
-        cpu_marks["start"] = cpu_seconds()
-        await asyncio.sleep(duration)
-        cpu_marks["end"] = cpu_seconds()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
 
-    marker = asyncio.create_task(cpu_marker())
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    await marker
+    windows = await sliced(spec, targets, run_window)
     return {
-        "target": target.name,
         "concurrency": concurrency,
-        "duration_s": duration,
-        "requests": in_window,
-        "rps": in_window / duration,
-        "latency": summary_ms(latencies),
-        "ok": tally.ok,
-        "errors": tally.errors,
-        "error_kinds": tally.error_kinds,
-        "client_cpu_s": cpu_marks["end"] - cpu_marks["start"],
+        "duration_s": spec["duration"],
+        "slices": spec.get("slices", 1),
+        "targets": {
+            name: {
+                "requests": w.counted,
+                "rps": w.counted / w.seconds,
+                "latency": summary_ms(w.latencies),
+                "ok": w.tally.ok,
+                "errors": w.tally.errors,
+                "error_kinds": w.tally.error_kinds,
+                "cpu_s": w.cpu_report(),
+            }
+            for name, w in windows.items()
+        },
     }
 
 
@@ -383,64 +472,56 @@ async def ttft(client: Any, spec: dict[str, Any], targets: list[Target]) -> dict
 
 
 async def streams(client: Any, spec: dict[str, Any], targets: list[Target]) -> dict[str, Any]:
-    """``concurrency`` streams open at all times; tokens received inside the window count."""
-    (target,) = targets
+    """``concurrency`` streams open at all times; tokens received inside the windows count."""
     body = json.dumps(spec["body"]).encode()
-    concurrency, duration, ramp = spec["concurrency"], spec["duration"], spec.get("ramp", 1.0)
-    tally = Tally()
-    counted = {"tokens": 0, "streams": 0}
-    per_stream: list[int] = []
-    loop_start = time.perf_counter()
-    window_start, window_end = loop_start + ramp, loop_start + ramp + duration
+    concurrency = spec["concurrency"]
     clock = time.perf_counter
 
-    def on_tokens(n: int) -> None:
-        if window_start <= clock() < window_end:
-            counted["tokens"] += n
+    async def run_window(target: Target, window: Window, begin: float, end: float) -> None:
+        def on_tokens(n: int) -> None:
+            if begin <= clock() < end:
+                window.counted += n
 
-    async def worker(index: int) -> None:
-        # stagger the first wave a little so 256 connections do not all open in one tick
-        await asyncio.sleep(ramp / 2 * index / concurrency)
-        while clock() < window_end:
-            try:
-                result = await client.stream(target.url, target.headers, body, on_tokens)
-            except Exception as exc:
-                tally.fail(type(exc).__name__)
-                continue
-            if result.status != 200:
-                tally.fail(f"HTTP {result.status}")
-            elif not result.complete:
-                tally.fail("stream ended without [DONE]")
-            else:
-                tally.ok += 1
-                per_stream.append(result.tokens)
-                if window_start <= clock() < window_end:
-                    counted["streams"] += 1
+        async def worker(index: int) -> None:
+            # stagger the first wave so 256 connections do not all open in the same tick
+            await asyncio.sleep((begin - clock()) / 2 * index / concurrency)
+            while clock() < end:
+                try:
+                    result = await client.stream(target.url, target.headers, body, on_tokens)
+                except Exception as exc:
+                    window.tally.fail(type(exc).__name__)
+                    continue
+                if result.status != 200:
+                    window.tally.fail(f"HTTP {result.status}")
+                elif not result.complete:
+                    window.tally.fail("stream ended without [DONE]")
+                else:
+                    window.tally.ok += 1
+                    window.per_stream.append(result.tokens)
+                    if begin <= clock() < end:
+                        window.streams += 1
 
-    cpu_marks: dict[str, float] = {}
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
 
-    async def cpu_marker() -> None:
-        await asyncio.sleep(ramp)
-        cpu_marks["start"] = cpu_seconds()
-        await asyncio.sleep(duration)
-        cpu_marks["end"] = cpu_seconds()
-
-    marker = asyncio.create_task(cpu_marker())
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    await marker
+    windows = await sliced(spec, targets, run_window)
     return {
-        "target": target.name,
         "concurrency": concurrency,
-        "duration_s": duration,
-        "tokens": counted["tokens"],
-        "tokens_per_s": counted["tokens"] / duration,
-        "streams_completed": counted["streams"],
-        "streams_per_s": counted["streams"] / duration,
-        "tokens_per_stream": percentile([float(n) for n in per_stream], 50),
-        "ok": tally.ok,
-        "errors": tally.errors,
-        "error_kinds": tally.error_kinds,
-        "client_cpu_s": cpu_marks["end"] - cpu_marks["start"],
+        "duration_s": spec["duration"],
+        "slices": spec.get("slices", 1),
+        "targets": {
+            name: {
+                "tokens": w.counted,
+                "tokens_per_s": w.counted / w.seconds,
+                "streams_completed": w.streams,
+                "streams_per_s": w.streams / w.seconds,
+                "tokens_per_stream": percentile([float(n) for n in w.per_stream], 50),
+                "ok": w.tally.ok,
+                "errors": w.tally.errors,
+                "error_kinds": w.tally.error_kinds,
+                "cpu_s": w.cpu_report(),
+            }
+            for name, w in windows.items()
+        },
     }
 
 

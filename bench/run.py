@@ -78,7 +78,8 @@ PLANS: dict[str, dict[str, Any]] = {
         "clients_latency_count": 1000,
         "clients_duration": 10.0,
         "floor_duration": 5.0,
-        "ramp": 1.0,
+        "slices": 5,
+        "ramp": 0.5,
     },
     "quick": {
         "latency_count": 200,
@@ -89,10 +90,11 @@ PLANS: dict[str, dict[str, Any]] = {
         "ttft_warmup": 10,
         "streams_concurrency": 256,
         "streams_duration": 2.0,
-        "clients_latency_count": 200,
-        "clients_duration": 2.0,
+        "clients_latency_count": 100,
+        "clients_duration": 1.5,
         "floor_duration": 2.0,
-        "ramp": 0.5,
+        "slices": 2,
+        "ramp": 0.3,
     },
 }
 LITELLM = "LiteLLM's proxy: adds 11–15 ms, under 100 requests/s per worker"
@@ -337,6 +339,10 @@ class Peers:
     def target(self, name: str) -> dict[str, str]:
         return next(t for t in self.targets() if t["name"] == name)
 
+    def pids(self) -> dict[str, int]:
+        assert self.sim is not None and self.gateway is not None
+        return {"sim": self.sim.pid, "gateway": self.gateway.pid}
+
     def cpu(self) -> dict[str, float]:
         assert self.sim is not None and self.gateway is not None
         return {"sim": cpu_time(self.sim.pid), "gateway": cpu_time(self.gateway.pid)}
@@ -408,11 +414,12 @@ def spec(kind: str, targets: list[dict[str, str]], **fields: Any) -> dict[str, A
 
 
 def run_phases(peers: Peers, plan: dict[str, Any], profile: Path | None) -> dict[str, Any]:
-    both, ramp = peers.targets(), plan["ramp"]
+    both, ramp, slices = peers.targets(), plan["ramp"], plan["slices"]
     direct, hfgate = [peers.target("direct")], [peers.target("hfgate")]
     conc, duration = plan["throughput_concurrency"], plan["throughput_duration"]
     sconc, sduration = plan["streams_concurrency"], plan["streams_duration"]
     plain, stream = request_body(stream=False), request_body(stream=True)
+    pids = peers.pids()
     r: dict[str, Any] = {}
 
     peers.patch_sim(reply_tokens=NONSTREAM_TOKENS)
@@ -422,13 +429,12 @@ def run_phases(peers: Peers, plan: dict[str, Any], profile: Path | None) -> dict
              warmup=plan["latency_warmup"]),
         peers,
     )  # fmt: skip
-    for name, targets in (("direct", direct), ("hfgate", hfgate)):
-        log(f"throughput, concurrency {conc}, {duration:g} s window: {name}")
-        r[f"throughput_{name}"] = loadgen(
-            spec("throughput", targets, body=plain, concurrency=conc, duration=duration,
-                 ramp=ramp),
-            peers,
-        )  # fmt: skip
+    log(f"throughput, concurrency {conc}: {slices} × {duration / slices:g} s windows each way")
+    r["throughput_c64"] = loadgen(
+        spec("throughput", both, body=plain, concurrency=conc, duration=duration, ramp=ramp,
+             slices=slices, pids=pids),
+        peers,
+    )  # fmt: skip
 
     peers.patch_sim(reply_tokens=STREAM_TOKENS)
     log(f"time to first token, concurrency 1: {plan['ttft_count']} streams each way")
@@ -436,13 +442,12 @@ def run_phases(peers: Peers, plan: dict[str, Any], profile: Path | None) -> dict
         spec("ttft", both, body=stream, count=plan["ttft_count"], warmup=plan["ttft_warmup"]),
         peers,
     )
-    for name, targets in (("direct", direct), ("hfgate", hfgate)):
-        log(f"streaming, {sconc} concurrent streams, {sduration:g} s window: {name}")
-        r[f"streams_{name}"] = loadgen(
-            spec("streams", targets, body=stream, concurrency=sconc, duration=sduration,
-                 ramp=2 * ramp),
-            peers,
-        )  # fmt: skip
+    log(f"streaming, {sconc} concurrent streams: {slices} × {sduration / slices:g} s windows")
+    r["streams"] = loadgen(
+        spec("streams", both, body=stream, concurrency=sconc, duration=sduration,
+             ramp=2 * ramp, slices=slices, pids=pids),
+        peers,
+    )  # fmt: skip
 
     peers.patch_sim(reply_tokens=NONSTREAM_TOKENS)
     for label, client, pool in CLIENT_VARIANTS:
@@ -454,7 +459,7 @@ def run_phases(peers: Peers, plan: dict[str, Any], profile: Path | None) -> dict
         )  # fmt: skip
         r[f"client_{label}_c{conc}"] = loadgen(
             spec("throughput", direct, client=client, pool=pool, body=plain, concurrency=conc,
-                 duration=plan["clients_duration"], ramp=ramp),
+                 duration=plan["clients_duration"], ramp=ramp, pids=pids),
             peers,
         )  # fmt: skip
 
@@ -462,7 +467,7 @@ def run_phases(peers: Peers, plan: dict[str, Any], profile: Path | None) -> dict
     health = [{"name": "hfgate", "url": peers.gateway_url + "/healthz", "token": "-"}]
     r["gateway_healthz"] = loadgen(
         spec("throughput", health, method="GET", expect='"ok"', concurrency=conc,
-             duration=plan["floor_duration"], ramp=ramp),
+             duration=plan["floor_duration"], ramp=ramp, pids=pids),
         peers,
     )  # fmt: skip
 
@@ -533,27 +538,25 @@ def profile_gateway(
         check=True,
     ).stdout
     out.with_suffix(".md").write_text(summary)
-    rate = result.get("rps") or result.get("tokens_per_s")
+    figures = result["targets"]["hfgate"]
+    rate = figures.get("rps") or figures.get("tokens_per_s")
     return {"stacks": str(out), "summary": str(out.with_suffix(".md")), "rate_profiled": rate}
 
 
 # -- figures ------------------------------------------------------------------------------------
 
 
-def per_request_us(cpu_s: float, requests: int) -> float | None:
-    return cpu_s / requests * 1e6 if requests else None
-
-
-def served(r: dict[str, Any]) -> int:
-    return int(r["ok"] + r["errors"])
+def per_unit_us(cpu_s: float | None, units: int) -> float | None:
+    return cpu_s / units * 1e6 if units and cpu_s is not None else None
 
 
 def summarize(results: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
     lat = results["latency_c1"]["targets"]
-    td, th = results["throughput_direct"], results["throughput_hfgate"]
+    thr = results["throughput_c64"]["targets"]
+    td, th = thr["direct"], thr["hfgate"]
     tt = results["ttft_c1"]["targets"]
-    sd, sh = results["streams_direct"], results["streams_hfgate"]
-    floor = results["gateway_healthz"]
+    sd, sh = results["streams"]["targets"]["direct"], results["streams"]["targets"]["hfgate"]
+    floor = results["gateway_healthz"]["targets"]["hfgate"]
     conc = plan["throughput_concurrency"]
 
     def errors(*parts: dict[str, Any]) -> int:
@@ -562,6 +565,10 @@ def summarize(results: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
     added_p50 = lat["hfgate"]["p50_ms"] - lat["direct"]["p50_ms"]
     rps_ratio = _ratio(th["rps"], td["rps"])
     phases = {k: v for k, v in results.items() if isinstance(v, dict) and "wall_s" in v}
+    other = {name: round(v["other_processes_cores"], 3) for name, v in phases.items()}
+    for name, figures in (("throughput", thr), ("streams", results["streams"]["targets"])):
+        for target, f in figures.items():
+            other[f"{name}_{target}_windows"] = round(f["cpu_s"]["other_cores"], 3)
     summary: dict[str, Any] = {
         "latency_c1": {
             "direct_p50_ms": lat["direct"]["p50_ms"],
@@ -580,12 +587,13 @@ def summarize(results: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
             "hfgate_p50_ms": th["latency"]["p50_ms"],
             "direct_p99_ms": td["latency"]["p99_ms"],
             "hfgate_p99_ms": th["latency"]["p99_ms"],
+            "direct_max_ms": td["latency"]["max_ms"],
             "hfgate_max_ms": th["latency"]["max_ms"],
-            "sim_cpu_us_per_request_direct": per_request_us(td["server_cpu_s"]["sim"], served(td)),
-            "sim_cpu_us_per_request_hfgate": per_request_us(th["server_cpu_s"]["sim"], served(th)),
-            "gateway_cpu_us_per_request": per_request_us(th["server_cpu_s"]["gateway"], served(th)),
-            "client_cpu_us_per_request_direct": per_request_us(td["client_cpu_s"], td["requests"]),
-            "client_cpu_us_per_request_hfgate": per_request_us(th["client_cpu_s"], th["requests"]),
+            "sim_cpu_us_per_request_direct": per_unit_us(td["cpu_s"]["sim"], td["requests"]),
+            "sim_cpu_us_per_request_hfgate": per_unit_us(th["cpu_s"]["sim"], th["requests"]),
+            "gateway_cpu_us_per_request": per_unit_us(th["cpu_s"]["gateway"], th["requests"]),
+            "client_cpu_us_per_request_direct": per_unit_us(td["cpu_s"]["client"], td["requests"]),
+            "client_cpu_us_per_request_hfgate": per_unit_us(th["cpu_s"]["client"], th["requests"]),
         },
         "ttft_c1": {
             "direct_p50_ms": tt["direct"]["ttft"]["p50_ms"],
@@ -599,7 +607,7 @@ def summarize(results: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
             "tokens_per_stream": {k: tt[k]["tokens_per_stream"] for k in ("direct", "hfgate")},
         },
         "streams": {
-            "concurrency": sd["concurrency"],
+            "concurrency": results["streams"]["concurrency"],
             "direct_tokens_per_s": sd["tokens_per_s"],
             "hfgate_tokens_per_s": sh["tokens_per_s"],
             "ratio": _ratio(sh["tokens_per_s"], sd["tokens_per_s"]),
@@ -609,19 +617,14 @@ def summarize(results: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
                 "direct": sd["tokens_per_stream"],
                 "hfgate": sh["tokens_per_stream"],
             },
-            "gateway_cpu_us_per_token": per_request_us(
-                sh["server_cpu_s"]["gateway"], int(sh["tokens_per_stream"] or 0) * served(sh)
-            ),
-            "sim_cpu_us_per_token_direct": per_request_us(
-                sd["server_cpu_s"]["sim"], int(sd["tokens_per_stream"] or 0) * served(sd)
-            ),
+            "gateway_cpu_us_per_token": per_unit_us(sh["cpu_s"]["gateway"], sh["tokens"]),
+            "sim_cpu_us_per_token_direct": per_unit_us(sd["cpu_s"]["sim"], sd["tokens"]),
+            "sim_cpu_us_per_token_hfgate": per_unit_us(sh["cpu_s"]["sim"], sh["tokens"]),
         },
         "gateway_floor": {
             "what": f"GET /healthz at concurrency {conc}: uvicorn + FastAPI + middleware only",
             "rps": floor["rps"],
-            "gateway_cpu_us_per_request": per_request_us(
-                floor["server_cpu_s"]["gateway"], served(floor)
-            ),
+            "gateway_cpu_us_per_request": per_unit_us(floor["cpu_s"]["gateway"], floor["requests"]),
             "errors": floor["errors"],
         },
         "errors": {
@@ -633,25 +636,28 @@ def summarize(results: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
                 "ttft_c1": {k: tt[k]["errors"] for k in ("direct", "hfgate")},
                 "streams": {"direct": sd["errors"], "hfgate": sh["errors"]},
             },
+            "kinds": {
+                "throughput_hfgate": th["error_kinds"],
+                "streams_hfgate": sh["error_kinds"],
+            },
         },
         "clients": {},
-        "other_processes_cores": {
-            name: round(v["other_processes_cores"], 3) for name, v in phases.items()
-        },
+        "other_processes_cores": other,
     }
     for label, _, pool in CLIENT_VARIANTS:
-        one, many = results[f"client_{label}_c1"], results[f"client_{label}_c{conc}"]
+        one = results[f"client_{label}_c1"]["targets"]["direct"]
+        many = results[f"client_{label}_c{conc}"]["targets"]["direct"]
         summary["clients"][label] = {
             "pool": pool,
-            "p50_ms_c1": one["targets"]["direct"]["p50_ms"],
-            "p99_ms_c1": one["targets"]["direct"]["p99_ms"],
-            "client_cpu_us_per_request_c1": per_request_us(
-                one["client_cpu_s"], one["targets"]["direct"]["ok"]
+            "p50_ms_c1": one["p50_ms"],
+            "p99_ms_c1": one["p99_ms"],
+            "client_cpu_us_per_request_c1": per_unit_us(
+                results[f"client_{label}_c1"]["client_cpu_s"], one["ok"]
             ),
             "rps": many["rps"],
             "p50_ms": many["latency"]["p50_ms"],
-            "client_cpu_us_per_request": per_request_us(many["client_cpu_s"], many["requests"]),
-            "errors": one["targets"]["direct"]["errors"] + many["errors"],
+            "client_cpu_us_per_request": per_unit_us(many["cpu_s"]["client"], many["requests"]),
+            "errors": one["errors"] + many["errors"],
         }
     summary["targets"] = {
         "added_p50_under_2ms": {"measured_ms": added_p50, "met": added_p50 < 2.0},
@@ -692,11 +698,13 @@ def tables(summary: dict[str, Any], machine: dict[str, Any], plan: dict[str, Any
         f" | **{signed(lat['added_p50_ms'])}** |",
         f"| latency p99, concurrency 1 | {fmt(lat['direct_p99_ms'])} ms"
         f" | {fmt(lat['hfgate_p99_ms'])} ms | {signed(lat['added_p99_ms'])} |",
-        f"| requests/s, concurrency {conc} ({plan['throughput_duration']:g} s window)"
+        f"| requests/s, concurrency {conc} ({plan['slices']} × "
+        f"{plan['throughput_duration'] / plan['slices']:g} s windows, alternating)"
         f" | {fmt(thr['direct_rps'], 0)} | {fmt(thr['hfgate_rps'], 0)}"
         f" | **{fmt(thr['ratio'], 2, '×')}** |",
         f"| latency p50 / p99 / max, concurrency {conc}"
-        f" | {fmt(thr['direct_p50_ms'], 1)} / {fmt(thr['direct_p99_ms'], 1)} ms"
+        f" | {fmt(thr['direct_p50_ms'], 1)} / {fmt(thr['direct_p99_ms'], 1)}"
+        f" / {fmt(thr['direct_max_ms'], 0)} ms"
         f" | {fmt(thr['hfgate_p50_ms'], 1)} / {fmt(thr['hfgate_p99_ms'], 1)}"
         f" / {fmt(thr['hfgate_max_ms'], 0)} ms | |",
         f"| time to first token p50, concurrency 1 ({STREAM_TOKENS}-token streams,"
@@ -707,14 +715,15 @@ def tables(summary: dict[str, Any], machine: dict[str, Any], plan: dict[str, Any
         f"| whole stream p50, concurrency 1 | {fmt(ttft['direct_stream_p50_ms'])} ms"
         f" | {fmt(ttft['hfgate_stream_p50_ms'])} ms"
         f" | {signed(_diff(ttft['hfgate_stream_p50_ms'], ttft['direct_stream_p50_ms']))} |",
-        f"| tokens/s relayed, {sconc} concurrent streams ({plan['streams_duration']:g} s window)"
+        f"| tokens/s relayed, {sconc} concurrent streams ({plan['slices']} ×"
+        f" {plan['streams_duration'] / plan['slices']:g} s windows, alternating)"
         f" | {fmt(st['direct_tokens_per_s'], 0)} | {fmt(st['hfgate_tokens_per_s'], 0)}"
         f" | **{fmt(st['ratio'], 2, '×')}** |",
         f"| streams/s completed, {sconc} concurrent | {fmt(st['direct_streams_per_s'], 1)}"
         f" | {fmt(st['hfgate_streams_per_s'], 1)} | |",
         f"| errors (all phases) | {err['direct']} | {err['hfgate']} | |",
         "",
-        "Where the CPU goes (CPU time ÷ requests served, from /proc/<pid>/stat and getrusage):",
+        "Where the CPU goes (CPU time inside the measured windows ÷ requests or tokens in them):",
         "",
         "| per request, concurrency " + str(conc) + " | direct | hfgate |",
         "|---|---:|---:|",
@@ -723,9 +732,11 @@ def tables(summary: dict[str, Any], machine: dict[str, Any], plan: dict[str, Any
         f"| gateway | – | {fmt(thr['gateway_cpu_us_per_request'], 0)} µs |",
         f"| load generator | {fmt(thr['client_cpu_us_per_request_direct'], 0)} µs"
         f" | {fmt(thr['client_cpu_us_per_request_hfgate'], 0)} µs |",
-        f"| per streamed token ({sconc} streams): simulator direct / gateway"
-        f" | {fmt(st['sim_cpu_us_per_token_direct'], 1)} µs"
-        f" | {fmt(st['gateway_cpu_us_per_token'], 1)} µs |",
+        f"| per streamed token ({sconc} streams): simulator | "
+        f"{fmt(st['sim_cpu_us_per_token_direct'], 1)} µs"
+        f" | {fmt(st['sim_cpu_us_per_token_hfgate'], 1)} µs |",
+        f"| per streamed token ({sconc} streams): gateway | – |"
+        f" {fmt(st['gateway_cpu_us_per_token'], 1)} µs |",
         f"| gateway floor: GET /healthz, no upstream | – |"
         f" {fmt(floor['gateway_cpu_us_per_request'], 0)} µs ({fmt(floor['rps'], 0)} req/s) |",
         "",

@@ -115,7 +115,7 @@ class Services:
         if self.settings.owner_password:
             async with self.db.session() as session:
                 row = await session.merge(owner)
-                row.password_hash = hash_password(self.settings.owner_password)
+                row.password_hash = await hash_password(self.settings.owner_password)
                 await session.commit()
         else:
             log.warning(

@@ -114,6 +114,8 @@ def test_a_model_allowlist_limits_every_route_to_its_models(world: World) -> Non
             assert refused.status_code == 403, f"{route}: {refused.text}"
             assert "model_not_allowed" in refused.text, f"{route}: {refused.text}"
         assert api.get(f"/tgi/{OTHER_MODEL}/info").status_code == 403
+        assert api.get(f"/v1/models/{OTHER_MODEL}").status_code in (403, 404)
+        assert api.get(f"/v1/models/{MODEL}").status_code == 200
         assert api.post("/v1/chat/completions", json=chat_body(max_tokens=2)).status_code == 200
 
 

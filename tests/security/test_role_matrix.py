@@ -76,6 +76,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/metrics"): Row(Kind.PUBLIC, "/metrics"),
     # models and generation
     ("GET", "/v1/models"): Row(Kind.MEMBER, "/v1/models"),
+    ("GET", "/v1/models/{model_id:path}"): Row(Kind.MEMBER, f"/v1/models/{MODEL}"),
     ("GET", "/api/models"): Row(Kind.MEMBER, "/api/models"),
     ("POST", "/v1/chat/completions"): Row(
         Kind.MEMBER, "/v1/chat/completions", chat_body(max_tokens=4)

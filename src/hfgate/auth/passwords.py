@@ -1,6 +1,12 @@
-"""Passwords: argon2id (people choose low-entropy secrets, so hashing must be slow)."""
+"""Passwords: argon2id (people choose low-entropy secrets, so hashing must be slow).
+
+Slow on purpose means it must never run on the event loop: hashing and checking happen in a
+worker thread, so password guessing cannot stall the gateway's traffic.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -9,6 +15,8 @@ from hfgate.errors import InvalidRequest
 
 MIN_LENGTH = 8
 _hasher = PasswordHasher()
+# Checked when the email is unknown, so that case takes as long as a wrong password.
+_DECOY = _hasher.hash("hfgate decoy password, never valid")
 
 
 def check_strength(password: str) -> None:
@@ -22,14 +30,16 @@ def check_strength(password: str) -> None:
         )
 
 
-def hash_password(password: str) -> str:
+async def hash_password(password: str) -> str:
     check_strength(password)
-    return _hasher.hash(password)
+    return await asyncio.to_thread(_hasher.hash, password)
 
 
-def verify_password(stored: str | None, password: str) -> bool:
-    if not stored:
-        return False
+async def verify_password(stored: str | None, password: str) -> bool:
+    return await asyncio.to_thread(_verify, stored or _DECOY, password) and stored is not None
+
+
+def _verify(stored: str, password: str) -> bool:
     try:
         return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):

@@ -40,7 +40,8 @@ class SessionStore:
         async with self._db.session() as session:
             user = await session.scalar(select(User).where(User.email == email.strip().lower()))
             # Same message for an unknown email and a wrong password: no account probing.
-            if user is None or not verify_password(user.password_hash, password):
+            stored = user.password_hash if user is not None else None
+            if not await verify_password(stored, password) or user is None:
                 raise AuthenticationRequired("wrong email or password")
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
             expires = datetime.now(UTC) + LIFETIME

@@ -61,7 +61,9 @@ class UserService:
         if password is not None and not isinstance(password, str):
             raise InvalidRequest("password must be a string", param="password")
         user = User(
-            email=email, role=role, password_hash=hash_password(password) if password else None
+            email=email,
+            role=role,
+            password_hash=await hash_password(password) if password else None,
         )
         async with self.db.session() as session:
             session.add(user)
@@ -102,7 +104,7 @@ class UserService:
             user = await self._get(session, user_id)
             if actor.user_id != user_id:
                 _may_grant(actor, Role(user.role))
-            user.password_hash = hash_password(password)
+            user.password_hash = await hash_password(password)
             session.add(audit_event(actor, "user.set_password", user.email))
             await session.commit()
         await self._signed_out(user_id)
