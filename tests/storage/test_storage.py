@@ -36,7 +36,7 @@ async def test_migrations_are_idempotent_and_create_every_table(database: Databa
         version = (
             await session.execute(text("SELECT version_num FROM alembic_version"))
         ).scalar_one()
-        assert version == "0003"
+        assert version == "0004"
         for table in ("users", "api_keys", "integrations", "usage", "audit_log", "sessions"):
             await session.execute(text(f"SELECT count(*) FROM {table}"))
 

@@ -207,9 +207,7 @@ class ChatService:
             async for item in self.coldstarts.attempts(model, opener, tick=KEEPALIVE_SECONDS):
                 if isinstance(item, Waiting):
                     relay.started = True
-                    yield openai_format.keepalive(
-                        item.elapsed, self.coldstarts.is_waking(model.name)
-                    )
+                    yield openai_format.keepalive(item.elapsed, self._waking(model))
                 else:
                     upstream = item.value
             assert upstream is not None
@@ -232,6 +230,11 @@ class ChatService:
             self._record(prepared, caller, relay.status, relay.usage, relay.ttft)
 
     # -- bookkeeping -------------------------------------------------------------------------
+
+    def _waking(self, model: ServedModel) -> bool:
+        status = self.board.get(model.name).status
+        asleep = status in (ModelStatus.SCALED_TO_ZERO, ModelStatus.WAKING)
+        return asleep or self.coldstarts.is_waking(model.name)
 
     def _note(self, model: ServedModel, error: HfgateError | None) -> None:
         if error is None:

@@ -68,6 +68,8 @@ def message_view(message: Message) -> dict[str, Any]:
         "model": message.model,
         "status": message.status,
         "error": message.error,
+        "error_code": message.error_code,
+        "trimmed": message.trimmed,
         "prompt_tokens": message.prompt_tokens,
         "completion_tokens": message.completion_tokens,
         "created_at": _iso(message.created_at),
@@ -110,6 +112,7 @@ class Answer:
     status: str  # complete | interrupted | error
     error: str | None
     usage: dict[str, Any] | None
+    error_code: str | None = None
 
 
 @dataclass(slots=True)
@@ -119,6 +122,7 @@ class Transcript:
     parts: list[str] = field(default_factory=list)
     usage: dict[str, Any] | None = None
     error: str | None = None
+    error_code: str | None = None
     done: bool = False
 
     def feed(self, chunk: bytes) -> None:
@@ -138,6 +142,7 @@ class Transcript:
         error = payload.get("error")
         if isinstance(error, dict):
             self.error = str(error.get("message") or "the endpoint failed")
+            self.error_code = str(error.get("code") or "") or None
         if isinstance(payload.get("usage"), dict):
             self.usage = payload["usage"]
         for choice in payload.get("choices") or []:
@@ -150,7 +155,7 @@ class Transcript:
 
     def answer(self) -> Answer:
         status = "error" if self.error else "complete" if self.done else "interrupted"
-        return Answer("".join(self.parts), status, self.error, self.usage)
+        return Answer("".join(self.parts), status, self.error, self.usage, self.error_code)
 
 
 # -- one chat turn -----------------------------------------------------------------------------
@@ -321,31 +326,42 @@ class ConversationService:
             return conversation.title
 
     async def relay(self, turn: ChatTurn) -> AsyncIterator[bytes]:
-        """``ChatService.stream``'s bytes, unchanged, after the ``hfgate`` event; then save."""
+        """``ChatService.stream``'s bytes, unchanged, after the ``hfgate`` event. The answer is
+        saved before ``[DONE]`` goes out (a client acting on it finds it stored), or — when the
+        stream breaks off — with what had been sent."""
         transcript = Transcript()
+        saved = False
         try:
             yield turn.event()
             async with contextlib.aclosing(self.chat.stream(turn.prepared, turn.caller)) as chunks:
                 async for chunk in chunks:
-                    yield chunk
-                    # Read only once the chunk was taken: what is stored is what was sent.
-                    transcript.feed(chunk)
+                    if chunk == openai_format.DONE:
+                        transcript.feed(chunk)
+                        saved = await self._save_answer(turn, transcript.answer())
+                        yield chunk
+                    else:
+                        yield chunk
+                        # Read once the chunk was taken: what is stored is what was sent.
+                        transcript.feed(chunk)
         except HfgateError as exc:  # failed before its first byte: here it is still an event
             chunk = openai_format.sse_error(exc) + openai_format.DONE
-            yield chunk
             transcript.feed(chunk)
+            saved = await self._save_answer(turn, transcript.answer())
+            yield chunk
         except Exception:
             transcript.fail("internal error: see the hfgate server log")
             raise
         finally:
-            await self._save_answer(turn, transcript.answer())
+            if not saved:
+                await self._save_answer(turn, transcript.answer())
 
-    async def _save_answer(self, turn: ChatTurn, answer: Answer) -> None:
+    async def _save_answer(self, turn: ChatTurn, answer: Answer) -> bool:
         task = asyncio.create_task(self._store_answer(turn, answer), name="save-answer")
         self._saving.add(task)
         task.add_done_callback(self._saving.discard)
         # If the relay is being cancelled this await is cancelled too; the task is not.
         await asyncio.shield(task)
+        return True
 
     async def _store_answer(self, turn: ChatTurn, answer: Answer) -> None:
         try:
@@ -434,6 +450,8 @@ def _answer_message(turn: ChatTurn, answer: Answer) -> Message:
     message.model = turn.prepared.model.name
     message.status = answer.status
     message.error = answer.error
+    message.error_code = answer.error_code
+    message.trimmed = turn.prepared.fit.trimmed or None
     message.prompt_tokens = usage.get("prompt_tokens", turn.prepared.fit.prompt_tokens)
     message.completion_tokens = usage.get("completion_tokens")
     return message

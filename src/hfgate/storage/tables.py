@@ -142,6 +142,8 @@ class Message(Base):
     model: Mapped[str | None] = mapped_column(String(128))  # the model that answered
     status: Mapped[str] = mapped_column(String(16), default="complete")  # | interrupted | error
     error: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(64))  # e.g. upstream_auth_failed
+    trimmed: Mapped[int | None] = mapped_column(Integer)  # older messages left out to fit
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
