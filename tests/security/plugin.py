@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -99,7 +100,15 @@ class SecretScan:
             self.secrets.setdefault(value, label)
 
     def _learn(self, value: Any, label: str) -> None:
-        if isinstance(value, str) and len(value) >= MIN_LEARNED:
+        # Only what looks like a real secret: the hostile-input tests send "x\r\nX-Injected"
+        # and a million "a"s as api_key too, and those may rightly show up elsewhere.
+        if (
+            isinstance(value, str)
+            and MIN_LEARNED <= len(value) <= 1024
+            and value.isprintable()
+            and not any(c.isspace() for c in value)
+            and len(set(value)) >= 8
+        ):
             self.register(value, f"{label} (first seen in {self.nodeid})")
 
     # -- gateway exchanges (called on the servers' threads) ----------------------------------
@@ -138,10 +147,10 @@ class SecretScan:
             text = record.getMessage()
         except Exception:  # a broken format string is the logger's problem, not a leak
             text = str(record.msg)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             text += "\n" + record.exc_text
+        elif record.exc_info and record.exc_info[1] is not None:
+            text += "\n" + _exception_text(record.exc_info[1])
         if record.stack_info:
             text += "\n" + record.stack_info
         with self._lock:
@@ -186,6 +195,24 @@ class SecretScan:
         for text, (nodeid, where) in list(self.logs.items()):
             found += self._search(nodeid, where, text, None, pattern)
         return list(dict.fromkeys(found))
+
+
+def _exception_text(exc: BaseException) -> str:
+    """The exception and its causes, each as ``Type: message``.
+
+    Not the whole formatted traceback: on Python 3.11 that parses source lines with ``ast``,
+    whose state is shared between threads, and doing so on a server thread while pytest
+    formats a failure on the main thread can end in ``SystemError: AST constructor recursion
+    depth mismatch``. Secrets travel in messages, not in the code lines of a traceback.
+    """
+    parts: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(parts) < 20:
+        seen.add(id(current))
+        parts += traceback.format_exception_only(type(current), current)
+        current = current.__cause__ or current.__context__
+    return "".join(parts)
 
 
 def _json(raw: bytes) -> Any:

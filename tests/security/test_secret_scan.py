@@ -9,7 +9,7 @@ import orjson
 
 from tests.security import plugin
 from tests.security.plugin import Finding, SecretScan
-from tests.security.support import World
+from tests.security.support import World, wait_until
 from tests.support import peers
 from tests.support.peers import ADMIN_KEY, SIM_TOKEN, Exchange
 
@@ -122,8 +122,9 @@ def test_the_session_scan_sees_the_gateways_answers_and_its_logs(world: World) -
     marker = f"/api/integrations/no-such-{uuid.uuid4().hex}"
     with world.api(world.owner) as api:
         assert api.get(marker).status_code == 404
-    assert plugin.SCAN.exchanges > before
+    # (recorded just after the answer is sent: wait a moment for the server's thread)
+    wait_until(lambda: plugin.SCAN.exchanges > before)
     assert any(a.label.startswith(f"the answer to GET {marker}") for a in plugin.SCAN.answers)
-    logged = [text for text in plugin.SCAN.logs if marker in text]
+    logged = wait_until(lambda: [text for text in list(plugin.SCAN.logs) if marker in text])
     assert logged, "the gateway's access log was not captured: the log scan would be vacuous"
     assert logging.getLogger().level == logging.DEBUG

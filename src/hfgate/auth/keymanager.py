@@ -12,6 +12,7 @@ from hfgate.auth.keys import KeyStore, NewKey, Principal, Role, hash_key, key_vi
 from hfgate.errors import InvalidRequest, NotFound, PermissionDenied
 from hfgate.storage import Database
 from hfgate.storage.tables import ApiKey, User
+from hfgate.textcheck import plain_text
 
 MAX_EXPIRY_DAYS = 3650
 
@@ -50,14 +51,12 @@ class KeyManager:
     async def create(self, actor: Principal, spec: Any) -> NewKey:
         if not isinstance(spec, dict):
             raise InvalidRequest('send a JSON object: {"name": …, "user"?, "rpm"?, "tpm"?, …}')
-        name = spec.get("name")
-        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 128:
-            raise InvalidRequest("name must be 1 to 128 characters", param="name")
+        name = plain_text(spec.get("name"), "name", 128)
         owner = await self._owner(actor, spec.get("user"))
         plaintext = new_key()
         row = ApiKey(
             user_id=owner.id,
-            name=name.strip(),
+            name=name,
             prefix=plaintext[:12],
             key_hash=hash_key(plaintext),
             rpm=_positive(spec.get("rpm"), "rpm"),

@@ -20,6 +20,7 @@ from hfgate.auth.sessions import SessionStore
 from hfgate.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from hfgate.storage import Database
 from hfgate.storage.tables import User
+from hfgate.textcheck import plain_text
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
@@ -35,9 +36,10 @@ def user_view(user: User) -> dict[str, Any]:
 
 
 def _email(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 320 or not EMAIL.fullmatch(value.strip()):
+    email = plain_text(value, "email", 320)
+    if not EMAIL.fullmatch(email):
         raise InvalidRequest("email must look like name@example.com", param="email")
-    return value.strip().lower()
+    return email.lower()
 
 
 def _role(value: Any) -> Role:

@@ -345,11 +345,11 @@ def _string(name: str, value: Any) -> str:
         raise _Refusal(f'`{name}` is empty: write {spec.what}, e.g. "{name}": {spec.example}.')
     if value != value.strip():
         raise _Refusal(f"`{name}` has spaces or a line break pasted around it: remove them.")
-    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in value):
         # \r\n here would split an HTTP header: refused, never stripped.
         raise _Refusal(
-            f"`{name}` contains a control or invisible character (a line break, a tab…):"
-            " retype it on one line."
+            f"`{name}` contains a control, invisible or broken character (a line break, a tab,"
+            " a half of an emoji…): retype it on one line."
         )
     if any(c.isspace() for c in value):
         raise _Refusal(f"`{name}` contains a space: remove it.")

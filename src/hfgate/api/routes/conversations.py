@@ -19,6 +19,7 @@ from hfgate.chat.request import parse_sampling
 from hfgate.conversations import ConversationService
 from hfgate.conversations.export import FORMATS, render
 from hfgate.errors import InvalidRequest
+from hfgate.textcheck import plain_text
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -92,14 +93,7 @@ def _title(body: Mapping[str, Any]) -> str | None:
     title = _string(body, "title")
     if title is None:
         return None
-    title = " ".join(title.split())
-    if not title:
-        raise InvalidRequest("title must not be empty", param="title")
-    if len(title) > TITLE_LIMIT:
-        raise InvalidRequest(
-            f"title is {len(title)} characters long; the limit is {TITLE_LIMIT}", param="title"
-        )
-    return title
+    return plain_text(" ".join(title.split()), "title", TITLE_LIMIT)
 
 
 def _content(body: Mapping[str, Any]) -> str | None:
