@@ -64,7 +64,7 @@ BAD_CREATIONS: list[tuple[object, str | None, str]] = [
     ({"model": "org/unknown"}, "model", "does not exist"),
     ({"model": 7}, "model", "must be a string, not int"),
     ({"model": MODEL, "title": "x" * 201}, "title", "201 characters long; the limit is 200"),
-    ({"model": MODEL, "title": "   "}, "title", "must not be empty"),
+    ({"model": MODEL, "title": "   "}, "title", "must be a non-empty string"),
     ({"model": MODEL, "system": ["be brief"]}, "system", "must be a string"),
     ({"model": MODEL, "titel": "typo"}, "titel", "unknown field 'titel'"),
 ]
