@@ -75,7 +75,7 @@ class UsageRecorder:
             rows.append(self._queue.get_nowait())
         if rows:
             async with self.db.session() as session:
-                await session.execute(insert(UsageRecord), rows)
+                await session.execute(insert(UsageRecord.__table__), rows)
                 await session.commit()
         return len(rows)
 

@@ -24,6 +24,9 @@ def serve(
     port: int = typer.Option(8000, help="TCP port."),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes sharing the port."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
+    access_log: bool = typer.Option(
+        False, help="Log every request (usage is recorded in the database either way)."
+    ),
 ) -> None:
     """Run the gateway, its API and the workspace on http://HOST:PORT.
 
@@ -48,6 +51,7 @@ def serve(
         factory=True,
         workers=workers,
         log_level=log_level,
+        access_log=access_log,
         timeout_graceful_shutdown=int(settings.shutdown_grace),
     )
     if workers == 1:

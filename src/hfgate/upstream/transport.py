@@ -84,6 +84,7 @@ class Transport:
         self.policy = policy
         self.connect_timeout = connect_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._host_verdicts: dict[str, str | None] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -150,12 +151,15 @@ class Transport:
             raise _unreachable(url, exc, timeout) from None
 
     def _check_literal_host(self, url: str) -> None:
-        # aiohttp skips the resolver for literal IPs, so they are judged here.
+        # aiohttp skips the resolver for literal IPs, so they are judged here. The verdict for
+        # a host never changes (the policy is fixed at start), so it is remembered.
         host = urlsplit(url).hostname or ""
-        if literal_ip(host) is not None:
-            problem = self.policy.address_problem(host, host)
-            if problem:
-                raise _forbidden(host, problem)
+        if host not in self._host_verdicts:
+            problem = self.policy.address_problem(host, host) if literal_ip(host) else None
+            self._host_verdicts[host] = problem
+        problem = self._host_verdicts[host]
+        if problem:
+            raise _forbidden(host, problem)
 
 
 def _headers(token: str | None, has_body: bool, extra: Mapping[str, str] | None) -> dict[str, str]:
