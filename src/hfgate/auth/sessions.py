@@ -16,13 +16,14 @@ from sqlalchemy import delete, select
 
 from hfgate.auth.keys import Principal, Role
 from hfgate.auth.passwords import verify_password
-from hfgate.errors import AuthenticationRequired, PermissionDenied
+from hfgate.errors import AuthenticationRequired, PermissionDenied, RateLimited
 from hfgate.storage import Database
 from hfgate.storage.tables import User, WebSession
 
 COOKIE = "hfgate_session"
 LIFETIME = timedelta(days=14)
 CACHE_SECONDS = 5.0
+MAX_FAILURES = 10
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -34,14 +35,18 @@ class SessionStore:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[str, tuple[float, Principal, str]] = {}
+        self._failures: dict[str, list[float]] = {}
 
     async def sign_in(self, email: str, password: str) -> tuple[str, Principal, str]:
         """Check the password; return (cookie token, principal, csrf token)."""
+        email = email.strip().lower()
+        self._throttle(email)
         async with self._db.session() as session:
             user = await session.scalar(select(User).where(User.email == email.strip().lower()))
             # Same message for an unknown email and a wrong password: no account probing.
             stored = user.password_hash if user is not None else None
             if not await verify_password(stored, password) or user is None:
+                self._failures.setdefault(email, []).append(time.monotonic())
                 raise AuthenticationRequired("wrong email or password")
             token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
             expires = datetime.now(UTC) + LIFETIME
@@ -50,6 +55,17 @@ class SessionStore:
             )
             await session.commit()
             return token, Principal(user.id, user.email, Role(user.role)), csrf
+
+    def _throttle(self, email: str) -> None:
+        """At most ``MAX_FAILURES`` wrong passwords per account and minute (per process)."""
+        recent = [t for t in self._failures.get(email, []) if t > time.monotonic() - 60]
+        self._failures[email] = recent
+        if len(recent) >= MAX_FAILURES:
+            retry = 60 - (time.monotonic() - recent[0])
+            raise RateLimited(
+                f"too many wrong passwords for this account: try again in {retry:.0f} s",
+                retry_after=retry,
+            )
 
     async def principal(self, token: str) -> tuple[Principal, str]:
         """The signed-in person and the session's CSRF token."""

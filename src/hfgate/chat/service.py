@@ -113,8 +113,9 @@ class ChatService:
         model = self.catalog.get(name)
         if model is None:
             available = ", ".join(self.catalog.names()) or "none yet: an admin adds them"
+            shown = name if len(name) <= 200 else name[:200] + "…"
             raise NotFound(
-                f"the model {name!r} does not exist; available models: {available}",
+                f"the model {shown!r} does not exist; available models: {available}",
                 param="model",
                 code="model_not_found",
             )

@@ -29,6 +29,7 @@ from hfgate.upstream.netguard import (
 )
 
 MAX_CONTEXT_WINDOW = 10_000_000
+MAX_ENDPOINT_LENGTH = 2048  # the column's size
 MAX_NAME_LENGTH = 128
 ENDPOINT_EXAMPLE = "https://xyz.us-east-1.aws.endpoints.huggingface.cloud"
 MODEL_EXAMPLE = "meta-llama/Llama-2-7b-chat-hf"
@@ -348,8 +349,8 @@ def _string(name: str, value: Any) -> str:
     if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in value):
         # \r\n here would split an HTTP header: refused, never stripped.
         raise _Refusal(
-            f"`{name}` contains a control, invisible or broken character (a line break, a tab,"
-            " a half of an emoji…): retype it on one line."
+            f"`{name}` contains a control or invisible character, or a broken one (a line break,"
+            " a tab, half of an emoji…): retype it on one line."
         )
     if any(c.isspace() for c in value):
         raise _Refusal(f"`{name}` contains a space: remove it.")
@@ -385,6 +386,11 @@ def _api_key_paste_mistake(text: str) -> str | None:
 
 def _check_endpoint(value: Any, context: _Context) -> str:
     url = _string("endpoint", value)
+    if len(url) > MAX_ENDPOINT_LENGTH:
+        raise _Refusal(
+            f"`endpoint` is {len(url):,} characters long; an endpoint URL has at most"
+            f" {MAX_ENDPOINT_LENGTH:,}: paste the URL from the endpoint's page."
+        )
     try:
         base, note = normalise_endpoint(url)
     except ValueError as exc:

@@ -26,6 +26,9 @@ def _me(principal: Principal, csrf: str | None) -> dict[str, Any]:
 
 @router.post("/auth/login", openapi_extra=OBJECT_BODY)
 async def login(request: Request) -> Response:
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        # A cross-site form can post text/plain but not JSON: this stops login CSRF.
+        raise InvalidRequest("send the credentials as JSON (Content-Type: application/json)")
     body = await json_body(request)
     if (
         not isinstance(body, dict)
