@@ -65,6 +65,12 @@ class ColdStarts:
 
     async def run(self, model: ServedModel, attempt: Callable[[float], Awaitable[T]]) -> T:
         """Call ``attempt(hold)`` until the endpoint is awake; for non-streaming callers."""
+        if model.name not in self._wakers:
+            # The hot path: an awake endpoint answers the first attempt, with no extra task.
+            try:
+                return await attempt(min(FIRST_HOLD, self.timeout))
+            except EndpointColdStart:
+                self._start_waker(model, asyncio.get_running_loop().time() + self.timeout)
         async for item in self.attempts(model, attempt, tick=None):
             if isinstance(item, Ready):
                 return item.value
