@@ -164,7 +164,7 @@ def test_add_with_wait_rides_out_a_cold_start(
             id="live-check-failed-422",
         ),
         pytest.param(
-            {"api_key": "hf_wrongWRONGwrong0123456789abcdefgh"},
+            {"api_key": "hf_fake_wrongWRONGwrong0123456789abcdefgh"},
             [
                 "✗ Token accepted: the endpoint rejected the token (HTTP 401): paste a current"
                 " Hugging Face token (hf_…) that can call this endpoint",

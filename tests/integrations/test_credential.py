@@ -17,7 +17,7 @@ from hfgate.integrations.credential import (
 )
 from hfgate.upstream.netguard import HostPolicy
 
-KEY = "hf_Zq7LmN2pR8sT4vW6xY1aB3cD5eF9gH0x9Qa"
+KEY = "hf_fake_Zq7LmN2pR8sT4vW6xY1aB3cD5eF9gH0x9Qa"
 ENDPOINT = "https://abc123.us-east-1.aws.endpoints.huggingface.cloud"
 MODEL = "meta-llama/Llama-2-7b-chat-hf"
 VALID: dict[str, Any] = {

@@ -27,8 +27,8 @@ from hfgate.storage import Database
 
 BASE_SIM = SimConfig(token=SIM_TOKEN).to_dict()
 MEMBER_KEY = "hfg_test_member_key_0123456789abcdefghijklmn"
-NEW_TOKEN = "hf_rotatedROTATEDrotated0123456789abNEW1"
-BAD_TOKEN = "hf_badBADbadBAD0123456789abcdefghijBAD9"
+NEW_TOKEN = "hf_fake_rotatedROTATEDrotated0123456789abNEW1"
+BAD_TOKEN = "hf_fake_badBADbadBAD0123456789abcdefghijBAD9"
 PUBLIC_ENDPOINT = "https://abc123.us-east-1.aws.endpoints.huggingface.cloud"
 CHECK_IDS = ["credential", "reach", "auth", "state", "engine", "task", "model", "context"]
 SKIPPED_AFTER_CREDENTIAL = [(i, "skipped") for i in [*CHECK_IDS[1:], "chat_route"]]
@@ -118,7 +118,7 @@ def mask(token: str) -> str:
 # ---- 400: the credential itself is wrong ------------------------------------------------------
 
 VALID_SHAPE = {
-    "api_key": "hf_abcdefghijklmnopqrstuvwxyz0123",
+    "api_key": "hf_fake_abcdefghijklmnopqrstuvwxyz0123",
     "endpoint": PUBLIC_ENDPOINT,
     "model_name": MODEL,
     "context_window": 4096,

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from tests.support.peers import MODEL, Gateway, SimHandle
 
-TOKEN = "hf_CanaryTOKENcanary7Q2x9LmPzR4vK8wN1sYd"
-ROTATED = "hf_RotatedCANARYrotated5Ht3Jk6Vb9Xc2Zq7Lp"
-REJECTED = "hf_RejectedCANARYrejected8Gf4Dm1Qw6Er3Ty"
-PASTED = "hf_PastedCANARYpasted2Nb7Vc4Xz9Lk5Jh8Gf"
+TOKEN = "hf_fake_CanaryTOKENcanary7Q2x9LmPzR4vK8wN1sYd"
+ROTATED = "hf_fake_RotatedCANARYrotated5Ht3Jk6Vb9Xc2Zq7Lp"
+REJECTED = "hf_fake_RejectedCANARYrejected8Gf4Dm1Qw6Er3Ty"
+PASTED = "hf_fake_PastedCANARYpasted2Nb7Vc4Xz9Lk5Jh8Gf"
 SECRETS = (TOKEN, ROTATED, REJECTED, PASTED)
 LOGGERS = ("hfgate", "uvicorn", "uvicorn.error", "uvicorn.access", "aiohttp", "httpx", "httpcore")
 

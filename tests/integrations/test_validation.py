@@ -46,7 +46,7 @@ ALL_CHECKS = (
 )
 BASE_SIM = SimConfig(token=SIM_TOKEN).to_dict()
 OTHER_MODEL = "mistralai/Mistral-7B-Instruct-v0.2"
-WRONG_TOKEN = "hf_wrongWRONGwrong0123456789abcdefgh"
+WRONG_TOKEN = "hf_fake_wrongWRONGwrong0123456789abcdefgh"
 # Routes that cost money on a real endpoint: validation must never call them.
 GENERATION_ROUTES = (
     "POST /generate",
