@@ -19,21 +19,22 @@ DEMO_MODEL = "meta-llama/Llama-2-7b-chat-hf"
 DEMO_NAME = "simulated/llama-2-7b-chat"
 
 
-def _admin_key(home: Path) -> str:
-    path = home / "demo-admin.key"
+def _remembered(home: Path, name: str, make: str) -> str:
+    """A demo secret kept in the demo's home, so a second run reuses it."""
+    path = home / name
     if path.exists():
         return path.read_text().strip()
     home.mkdir(parents=True, exist_ok=True)
-    key = "hfg_demo_" + secrets.token_urlsafe(24)
-    path.write_text(key + "\n")
+    path.write_text(make + "\n")
     path.chmod(0o600)
-    return key
+    return make
 
 
-def _next_steps(url: str, key: str) -> str:
+def _next_steps(url: str, key: str, password: str) -> str:
     return f"""
 [bold green]hfgate demo is running[/] at {url}  (the model [bold]{DEMO_NAME}[/] is a simulator)
 
+  workspace:      {url}  — sign in as owner@localhost / {password}
   admin API key:  {key}
 
   curl:    curl {url}/v1/chat/completions -H 'Authorization: Bearer {key}' \\
@@ -66,7 +67,9 @@ async def _run(host: str, port: int, home: Path) -> None:
     from hfgate.sim import SimConfig
     from hfgate.sim import create_app as create_sim
 
-    token, key = "hf_demo_" + secrets.token_urlsafe(16), _admin_key(home)
+    token = "hf_demo_" + secrets.token_urlsafe(16)
+    key = _remembered(home, "demo-admin.key", "hfg_demo_" + secrets.token_urlsafe(24))
+    password = _remembered(home, "demo-owner.password", secrets.token_urlsafe(9))
     sim_port = free_port()
     sim = SimConfig(
         model_id=DEMO_MODEL,
@@ -81,6 +84,7 @@ async def _run(host: str, port: int, home: Path) -> None:
         "HFGATE_ADMIN_KEY": key,
         "HFGATE_ALLOW_HOSTS": "127.0.0.1",
         "HFGATE_HUB_URL": f"http://127.0.0.1:{sim_port}",
+        "HFGATE_OWNER_PASSWORD": password,
     }
     servers = [
         uvicorn.Server(uvicorn_config(create_sim(sim), "127.0.0.1", sim_port)),
@@ -100,7 +104,7 @@ async def _run(host: str, port: int, home: Path) -> None:
         "name": DEMO_NAME,
     }
     await _register(url, key, credential)
-    console.print(_next_steps(url, key))
+    console.print(_next_steps(url, key, password))
     await asyncio.gather(*tasks)
 
 
