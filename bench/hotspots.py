@@ -40,18 +40,19 @@ LAYERS = (
 
 
 # Where a sample's CPU goes, first match wins (markers are searched in the whole stack, as
-# "file:function" with shortened paths). Approximate: it is sampling, and callbacks run by the
+# "file:function" with shortened paths), so a wrapper's bucket gets only its own overhead when
+# what it wraps matches an earlier rule. Approximate: it is sampling, and callbacks run by the
 # event loop (e.g. aiohttp's data_received) have no hfgate frame above them.
 BUCKETS = (
     ("DB: API-key lookup + last_used_at commit", ("KeyStore._lookup",)),
     ("DB: usage writer (batched inserts)", ("UsageRecorder.", "chat/usage.py")),
     ("per-request SSRF check of the literal IP", ("Transport._check_literal_host",)),
-    ("cold-start guard (task + asyncio.wait per call)", ("chat/coldstart.py",)),
-    ("disconnect watcher (2 tasks per call)", ("api/disconnect.py",)),
     (
         "upstream HTTP (aiohttp client)",
         ("EndpointClient.", "upstream/transport.py", "UpstreamStream.", "site-packages/aiohttp/"),
     ),
+    ("cold-start guard (its own overhead)", ("chat/coldstart.py",)),
+    ("disconnect watcher (its own overhead)", ("api/disconnect.py",)),
     ("access log (uvicorn, logging)", ("uvicorn/logging.py", "logging/__init__.py")),
     ("metrics (prometheus_client)", ("hfgate/metrics.py", "prometheus_client/")),
     ("auth + rate limit (cached)", ("api/deps.py:", "auth/")),

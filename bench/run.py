@@ -9,9 +9,10 @@ gateway through ``POST /api/integrations``, exactly as an admin would. Then, in 
 
 * latency at concurrency 1 (non-streaming, 16-token replies), direct and through hfgate,
   requests alternating between the two, and the latency hfgate adds (p50, p99);
-* requests/s at concurrency 64 for a fixed window, direct and through hfgate, and the ratio;
+* requests/s at concurrency 64, direct and through hfgate in alternating fixed windows (so
+  both see the same machine), and the ratio;
 * time to first token at concurrency 1 (streaming, 64-token replies), and what hfgate adds;
-* tokens/s relayed with 256 concurrent streams, direct and through hfgate, and the ratio;
+* tokens/s relayed with 256 concurrent streams, alternating windows again, and the ratio;
 * aiohttp vs httpx as clients of the simulator (the upstream client choice in
   ``hfgate.upstream.transport``): p50 at concurrency 1, requests/s at concurrency 64, and the
   client's own CPU time per request;
@@ -22,8 +23,9 @@ gateway through ``POST /api/integrations``, exactly as an admin would. Then, in 
 It prints markdown tables and writes every figure plus the machine's description as JSON.
 ``--profile DIR`` then repeats the concurrency-64 and the streaming window through hfgate with
 py-spy sampling the gateway (these windows are not part of the figures) and leaves collapsed
-stacks and a ``bench/hotspots.py`` summary in DIR. Every process it started is stopped on exit,
-on Ctrl-C, on SIGTERM and on errors; servers also get SIGTERM if this process is killed.
+stacks and a ``bench/hotspots.py`` summary in DIR. ``--wait-quiet``/``--retries`` help on a
+shared machine. Every process it started is stopped on exit, on Ctrl-C, on SIGTERM and on
+errors; servers also get SIGTERM if this process is killed.
 """
 
 from __future__ import annotations
@@ -281,6 +283,9 @@ class Peers:
         argv += ["--log-level", self.gateway_log_level]
         self.gateway = self.procs.start("gateway", argv, env)
         wait_http(f"{self.gateway_url}/healthz", self.gateway, "hfgate serve")
+        assert self.sim is not None
+        log(f"simulator pid {self.sim.pid} on {self.sim_url}")
+        log(f"gateway pid {self.gateway.pid} on {self.gateway_url} (HFGATE_HOME {home})")
         self.register()
         self.sanity_check()
 
@@ -860,7 +865,7 @@ def workspace(keep_logs: Path) -> Iterator[tuple[Path, Processes]]:
         for name, _, logfile in procs.procs:
             log(f"last lines of {name}'s log:\n{tail(logfile)}")
         raise
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         log("interrupted; stopping the servers")
         raise
     finally:
@@ -909,7 +914,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--gateway-log-level",
         default="info",
-        help="hfgate serve --log-level (default: info, what `hfgate serve` runs with)",
+        help="hfgate serve --log-level (default: info, its own default; the access log stays"
+        " off, as `hfgate serve` has it by default)",
     )
     parser.add_argument(
         "--wait-quiet",
@@ -925,10 +931,18 @@ def main(argv: list[str] | None = None) -> int:
         help="re-run a phase up to N times while other processes took > --quiet-threshold"
         " cores during it, keeping the quietest attempt (for shared machines)",
     )
-    parser.add_argument("--quiet-threshold", type=float, default=0.15, metavar="CORES")
+    parser.add_argument(
+        "--quiet-threshold",
+        type=float,
+        default=0.15,
+        metavar="CORES",
+        help="other processes' CPU above which a phase counts as disturbed (default 0.15)",
+    )
     args = parser.parse_args(argv)
     quiet = Quiet(args.quiet_threshold, args.retries, args.wait_quiet)
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    # Also when started in the background (where SIGINT starts out ignored): Ctrl-C/kill -INT.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     mode = "quick" if args.quick else "full"
     plan = PLANS[mode]
     machine = machine_info()
@@ -971,4 +985,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)  # the servers are stopped already (see workspace())

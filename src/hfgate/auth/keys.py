@@ -7,21 +7,24 @@ a busy caller costs one dictionary lookup, not one query, per request.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
+import logging
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from hfgate.errors import AuthenticationRequired, PermissionDenied
 from hfgate.storage import Database
 from hfgate.storage.tables import ApiKey, User
 
+log = logging.getLogger("hfgate.auth")
 KEY_PREFIX = "hfg_"
 CACHE_SECONDS = 5.0
 
@@ -77,6 +80,8 @@ class KeyStore:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self._lookups: dict[str, asyncio.Future[Principal]] = {}
+        self._writes: set[asyncio.Task[None]] = set()
 
     async def authenticate(self, key: str | None) -> Principal:
         if not key:
@@ -87,7 +92,13 @@ class KeyStore:
         cached = self._cache.get(digest)
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        principal = await self._lookup(digest)
+        # One lookup per key however many requests arrive as the cache entry expires.
+        pending = self._lookups.get(digest)
+        if pending is None:
+            pending = asyncio.ensure_future(self._lookup(digest))
+            self._lookups[digest] = pending
+            pending.add_done_callback(lambda _f: self._lookups.pop(digest, None))
+        principal = await asyncio.shield(pending)
         self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal)
         return principal
 
@@ -100,18 +111,33 @@ class KeyStore:
                     .where(ApiKey.key_hash == digest)
                 )
             ).first()
-            if row is None:
-                raise AuthenticationRequired("this hfgate API key is not valid")
-            key, user = row
-            now = datetime.now(UTC)
-            if key.revoked_at is not None:
-                raise AuthenticationRequired("this hfgate API key was revoked")
-            if key.expires_at is not None and _aware(key.expires_at) <= now:
-                raise AuthenticationRequired("this hfgate API key has expired")
-            key.last_used_at = now
-            await session.commit()
-            models = tuple(key.models) if key.models else None
-            return Principal(user.id, user.email, Role(user.role), key.id, key.rpm, key.tpm, models)
+        if row is None:
+            raise AuthenticationRequired("this hfgate API key is not valid")
+        key, user = row
+        now = datetime.now(UTC)
+        if key.revoked_at is not None:
+            raise AuthenticationRequired("this hfgate API key was revoked")
+        if key.expires_at is not None and _aware(key.expires_at) <= now:
+            raise AuthenticationRequired("this hfgate API key has expired")
+        self._note_use(key.id, now)
+        models = tuple(key.models) if key.models else None
+        return Principal(user.id, user.email, Role(user.role), key.id, key.rpm, key.tpm, models)
+
+    def _note_use(self, key_id: int, now: datetime) -> None:
+        """Record ``last_used_at`` in the background: never a write on the request path."""
+        task = asyncio.ensure_future(self._write_last_used(key_id, now))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write_last_used(self, key_id: int, now: datetime) -> None:
+        try:
+            async with self._db.session() as session:
+                await session.execute(
+                    update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now)
+                )
+                await session.commit()
+        except Exception:  # a busy database must not fail anyone's request for a timestamp
+            log.warning("could not record when an API key was last used")
 
     def forget(self, digest: str | None = None) -> None:
         """Drop cached authentications (a key revoked, a role changed) so they apply at once."""

@@ -1,0 +1,285 @@
+"""A/B the gateway against *patched* copies of itself: the evidence behind RESULTS.md's estimates.
+
+    .venv/bin/python bench/variants.py base,keycache,lean,all [--streams] [--duration 24]
+
+Starts one simulator and one ``hfgate`` gateway per variant (each its own process, own
+``HFGATE_HOME``, own free port, the simulator registered through the API), then measures them
+with ``bench/loadgen.py`` in **alternating windows** (concurrency 64 non-streaming, or 256
+streams), so every variant sees the same machine. Reported per variant: requests/s (or
+tokens/s), latency p50/p99/max, the gateway's CPU µs per request (or per token), errors.
+
+A variant is the current ``src`` with a proposed change applied by monkeypatching at start-up
+(``src`` is never edited). Each patch is the smallest stand-in for a suggestion in
+RESULTS.md, not its implementation; drop a variant once the real change has landed.
+
+* ``base``: the gateway as ``hfgate serve`` runs it (access log off, its default since
+  c64da91; the literal-host SSRF verdicts are remembered since then too).
+* ``accesslog``: uvicorn's access log on (``hfgate serve --access-log``), to price it.
+* ``keycache``: API keys never expire from the cache (stand-in for a single-flight,
+  stale-while-revalidate key cache without a commit on the request path).
+* ``notel``: FastAPI's native OpenTelemetry hook off (its ``enabled()`` check runs per request).
+* ``coalesce``: a stream's SSE chunks that are ready together are written together (one
+  ``send`` and one socket write instead of one per token), by wrapping the relay in a
+  pump task + queue that the response drains.
+* ``lean``: ``POST /v1/chat/completions`` dispatched by a bare ASGI function in front of
+  FastAPI (auth, body, handler called directly: no middleware stack, routing, dependency
+  solving); everything else still goes to FastAPI.
+* ``all``: ``keycache`` and ``notel``; combine with ``+``: ``all+lean``, ``coalesce+lean``.
+
+Run ``base`` twice (``base,base#2,…``): the gap between the two copies is the noise floor of
+that run, and a difference smaller than it is not a finding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# bench/ is not a package: run as a script, its directory is on sys.path.
+from run import (
+    ADMIN_KEY,
+    HOST,
+    LOADGEN,
+    MODEL,
+    SIM_TOKEN,
+    Processes,
+    clean_env,
+    free_port,
+    request_body,
+    sim_argv,
+    wait_http,
+)
+
+PATCHES = ("keycache", "notel")
+OPTIONS = ("accesslog", "lean", "coalesce")
+
+
+def wanted(variant: str) -> set[str]:
+    """The patches of a variant name; ``#…`` tells copies apart (``base,base#2``: the noise)."""
+    parts = set(variant.split("#", 1)[0].split("+"))
+    if "all" in parts:
+        parts |= set(PATCHES)
+    return parts
+
+
+# -- the patched gateway (this file run as ``serve PORT VARIANT``) ------------------------------
+
+
+def serve(port: int, variant: str) -> None:
+    parts = wanted(variant)
+    if "keycache" in parts:
+        import hfgate.auth.keys as keys
+
+        keys.CACHE_SECONDS = 1e9  # type: ignore[misc]
+    if "notel" in parts:
+        import fastapi.telemetry._asgi as telemetry
+
+        telemetry.NativeTelemetry.enabled = lambda self: False  # type: ignore[method-assign]
+    if "coalesce" in parts:
+        _patch_coalesce()
+
+    import uvicorn
+
+    from hfgate._server import uvicorn_config
+    from hfgate.api import create_app
+    from hfgate.settings import Settings
+
+    app: Any = create_app(Settings.from_env())
+    if "lean" in parts:
+        app = _lean(app)
+    config = uvicorn_config(app, HOST, port, log_level="info", access_log="accesslog" in parts)
+    uvicorn.Server(config).run()
+
+
+def _patch_coalesce() -> None:
+    import asyncio
+
+    from hfgate.api.routes import openai
+
+    original = openai.primed
+    end = object()
+
+    async def coalesced(chunks: Any) -> Any:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def pump() -> None:
+            try:
+                async for chunk in chunks:
+                    queue.put_nowait(chunk)
+            finally:
+                queue.put_nowait(end)
+
+        task = asyncio.create_task(pump())
+        try:
+            while True:
+                parts = [await queue.get()]
+                while not queue.empty():
+                    parts.append(queue.get_nowait())
+                done = parts[-1] is end
+                if done:
+                    parts.pop()
+                if parts:
+                    yield b"".join(parts)
+                if done:
+                    return
+        finally:
+            task.cancel()
+
+    async def primed(stream: Any) -> Any:
+        return coalesced(await original(stream))
+
+    openai.primed = primed  # type: ignore[assignment]
+
+
+def _lean(fastapi_app: Any) -> Any:
+    from starlette.requests import Request
+
+    from hfgate.api.bodies import json_body
+    from hfgate.api.deps import generation_caller
+    from hfgate.api.routes.openai import chat_response
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == "/v1/chat/completions"
+        ):
+            # Happy path only: a real fast path keeps an error boundary and the body limit.
+            scope["app"] = fastapi_app
+            request = Request(scope, receive, send)
+            principal = await generation_caller(request)
+            response = await chat_response(request, principal, await json_body(request))
+            await response(scope, receive, send)
+            return
+        await fastapi_app(scope, receive, send)
+
+    return app
+
+
+# -- the comparison -----------------------------------------------------------------------------
+
+
+def compare(variants: list[str], streams: bool, duration: float, slices: int) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="hfgate-variants-"))
+    procs = Processes(workdir)
+    try:
+        sim_port = free_port(HOST)
+        sim_url = f"http://{HOST}:{sim_port}"
+        sim = procs.start("sim", sim_argv(sim_port), clean_env())
+        wait_http(f"{sim_url}/_sim/state", sim, "the simulator")
+        httpx.patch(
+            f"{sim_url}/_sim/state",
+            json={"reply_tokens": 64 if streams else 16, "max_concurrent_requests": 4096},
+            timeout=10,
+        ).raise_for_status()
+        targets, pids = [], {"sim": sim.pid}
+        for variant in variants:
+            port = free_port(HOST)
+            env = clean_env(
+                HFGATE_HOME=str(workdir / variant),
+                HFGATE_ADMIN_KEY=ADMIN_KEY,
+                HFGATE_ALLOW_HOSTS=HOST,
+                HFGATE_HUB_URL=sim_url,
+            )
+            argv = [sys.executable, __file__, "serve", str(port), variant]
+            gateway = procs.start(f"gateway-{variant}", argv, env)
+            url = f"http://{HOST}:{port}"
+            wait_http(f"{url}/healthz", gateway, f"gateway {variant}")
+            credential = {
+                "api_key": SIM_TOKEN,
+                "endpoint": sim_url,
+                "model_name": MODEL,
+                "context_window": 4096,
+            }
+            response = httpx.post(
+                f"{url}/api/integrations",
+                content=json.dumps(credential),
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                timeout=60,
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"{variant}: registering failed: {response.text}")
+            targets.append(
+                {"name": variant, "url": f"{url}/v1/chat/completions", "token": ADMIN_KEY}
+            )
+            pids[variant] = gateway.pid
+        spec = {
+            "kind": "streams" if streams else "throughput",
+            "targets": targets,
+            "body": request_body(stream=streams),
+            "concurrency": 256 if streams else 64,
+            "duration": duration,
+            "ramp": 1.0 if streams else 0.5,
+            "slices": slices,
+            "pids": pids,
+        }
+        done = subprocess.run(
+            [sys.executable, str(LOADGEN)],
+            input=json.dumps(spec).encode(),
+            capture_output=True,
+            check=True,
+            timeout=300 + 4 * duration,
+        )
+        report(variants, json.loads(done.stdout)["targets"], streams)
+    finally:
+        procs.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(variants: list[str], results: dict[str, Any], streams: bool) -> None:
+    base = results[variants[0]]
+    if streams:
+        print("| variant | tokens/s | gateway CPU per token | vs first | errors | other load |")
+    else:
+        print(
+            "| variant | requests/s | p50 / p99 / max | gateway CPU per request | vs first"
+            " | errors | other load |"
+        )
+    print("|---|---:|---:|---:|---:|---:|" + ("" if streams else "---:|"))
+    for variant in variants:
+        r, cpu = results[variant], results[variant]["cpu_s"]
+        if streams:
+            per = cpu[variant] / max(1, r["tokens"]) * 1e6
+            first = base["cpu_s"][variants[0]] / max(1, base["tokens"]) * 1e6
+            print(
+                f"| {variant} | {r['tokens_per_s']:,.0f} | {per:.1f} µs | {per / first - 1:+.0%}"
+                f" | {r['errors']} | {cpu['other_cores']:.2f} cores |"
+            )
+        else:
+            per = cpu[variant] / max(1, r["requests"]) * 1e6
+            first = base["cpu_s"][variants[0]] / max(1, base["requests"]) * 1e6
+            lat = r["latency"]
+            print(
+                f"| {variant} | {r['rps']:,.0f} | {lat['p50_ms']:.1f} / {lat['p99_ms']:.1f}"
+                f" / {lat['max_ms']:,.0f} ms | {per:.0f} µs | {per / first - 1:+.0%}"
+                f" | {r['errors']} | {cpu['other_cores']:.2f} cores |"
+            )
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "serve":
+        serve(int(sys.argv[2]), sys.argv[3])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("variants", help="comma-separated, the first is the reference")
+    parser.add_argument("--streams", action="store_true", help="256 streams instead of c=64")
+    parser.add_argument("--duration", type=float, default=24.0, help="seconds per variant")
+    parser.add_argument("--slices", type=int, default=4, help="alternating windows")
+    args = parser.parse_args()
+    variants = args.variants.split(",")
+    unknown = {p for v in variants for p in wanted(v)} - {*PATCHES, *OPTIONS, "base", "all"}
+    if unknown:
+        parser.error(f"unknown variant part(s): {', '.join(sorted(unknown))}")
+    compare(variants, args.streams, args.duration, args.slices)
+
+
+if __name__ == "__main__":
+    main()
