@@ -8,7 +8,7 @@ from hfgate.api.errors import openai_error
 
 
 class BodyTooLarge(Exception):
-    pass
+    """Raised inside ``receive`` once a chunked body passes the limit."""
 
 
 class BodySizeLimit:

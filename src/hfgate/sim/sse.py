@@ -170,7 +170,7 @@ async def _body(send: Send, data: bytes) -> None:
 
 async def _disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
-        pass
+        continue  # the request body was read already: only the disconnect matters
 
 
 async def _cancel(*tasks: asyncio.Future[None]) -> None:

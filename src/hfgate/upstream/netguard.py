@@ -9,6 +9,8 @@ tests run their TGI simulator on loopback.
 
 from __future__ import annotations
 
+import contextlib
+
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
@@ -184,11 +186,9 @@ class HostPolicy:
 
     def is_allowlisted(self, host: str, ip: str | None = None) -> bool:
         """The host is listed by name, or it (as a literal) or ``ip`` lies in a listed network."""
-        try:
+        with contextlib.suppress(ValueError):  # not a valid name: only the address can match
             if normalise_host(host) in self._names:
                 return True
-        except ValueError:
-            pass
         return any(self._listed_ip(value) for value in (host, ip) if value)
 
     def _listed_ip(self, value: str) -> bool:
