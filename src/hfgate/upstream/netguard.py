@@ -10,7 +10,6 @@ tests run their TGI simulator on loopback.
 from __future__ import annotations
 
 import contextlib
-
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
