@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from hfgate.auth.keys import Principal
 from hfgate.storage import Database
-from hfgate.storage.tables import AuditEvent
+from hfgate.storage.tables import AuditEvent, iso
 
 
 def audit_event(
@@ -29,7 +28,7 @@ async def read_audit(db: Database, actor: Principal, limit: int = 200) -> list[d
     return [
         {
             "id": row.id,
-            "at": _iso(row.created_at),
+            "at": iso(row.created_at),
             "actor": row.actor,
             "action": row.action,
             "target": row.target,
@@ -37,9 +36,3 @@ async def read_audit(db: Database, actor: Principal, limit: int = 200) -> list[d
         }
         for row in rows
     ]
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hfgate.errors import AuthenticationRequired, PermissionDenied
 from hfgate.storage import Database
-from hfgate.storage.tables import ApiKey, User
+from hfgate.storage.tables import ApiKey, User, aware, iso
 
 log = logging.getLogger("hfgate.auth")
 KEY_PREFIX = "hfg_"
@@ -117,7 +117,7 @@ class KeyStore:
         now = datetime.now(UTC)
         if key.revoked_at is not None:
             raise AuthenticationRequired("this hfgate API key was revoked")
-        if key.expires_at is not None and _aware(key.expires_at) <= now:
+        if key.expires_at is not None and aware(key.expires_at) <= now:
             raise AuthenticationRequired("this hfgate API key has expired")
         self._note_use(key.id, now)
         models = tuple(key.models) if key.models else None
@@ -173,11 +173,6 @@ class KeyStore:
             await self.ensure_key(owner.id, "HFGATE_ADMIN_KEY", admin_key)
 
 
-def _aware(moment: datetime) -> datetime:
-    # SQLite returns naive datetimes even for timezone-aware columns.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class NewKey:
     """A key as created: the only moment its plaintext exists outside the caller's hands."""
@@ -194,15 +189,11 @@ def key_view(row: ApiKey, owner: str | None = None) -> dict[str, object]:
         "prefix": row.prefix + "…",
         "user_id": row.user_id,
         "owner": owner,
-        "created_at": _iso(row.created_at),
-        "last_used_at": _iso(row.last_used_at),
-        "expires_at": _iso(row.expires_at),
-        "revoked_at": _iso(row.revoked_at),
+        "created_at": iso(row.created_at),
+        "last_used_at": iso(row.last_used_at),
+        "expires_at": iso(row.expires_at),
+        "revoked_at": iso(row.revoked_at),
         "rpm": row.rpm,
         "tpm": row.tpm,
         "models": row.models,
     }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return _aware(moment).isoformat() if moment else None

@@ -18,7 +18,7 @@ from hfgate.auth.keys import Principal, Role
 from hfgate.auth.passwords import verify_password
 from hfgate.errors import AuthenticationRequired, PermissionDenied, RateLimited
 from hfgate.storage import Database
-from hfgate.storage.tables import User, WebSession
+from hfgate.storage.tables import User, WebSession, aware
 
 COOKIE = "hfgate_session"
 LIFETIME = timedelta(days=14)
@@ -79,7 +79,7 @@ class SessionStore:
                     select(WebSession, User).join(User).where(WebSession.id == digest)
                 )
             ).first()
-        if row is None or _aware(row[0].expires_at) <= datetime.now(UTC):
+        if row is None or aware(row[0].expires_at) <= datetime.now(UTC):
             raise AuthenticationRequired("your session has ended: sign in again")
         web, user = row
         principal = Principal(user.id, user.email, Role(user.role))
@@ -108,7 +108,3 @@ def check_csrf(method: str, expected: str, sent: str | None) -> None:
             "missing or wrong CSRF token: send the X-CSRF-Token header from GET /auth/me",
             code="csrf_failed",
         )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -19,7 +19,7 @@ from hfgate.auth.passwords import hash_password
 from hfgate.auth.sessions import SessionStore
 from hfgate.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from hfgate.storage import Database
-from hfgate.storage.tables import User
+from hfgate.storage.tables import User, iso
 from hfgate.textcheck import plain_text
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
@@ -31,7 +31,7 @@ def user_view(user: User) -> dict[str, Any]:
         "email": user.email,
         "role": user.role,
         "has_password": bool(user.password_hash),
-        "created_at": user.created_at.isoformat() if user.created_at else None,
+        "created_at": iso(user.created_at),
     }
 
 

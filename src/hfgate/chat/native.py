@@ -36,8 +36,8 @@ class NativeService:
     def __init__(self, chat: ChatService) -> None:
         self.chat = chat
 
-    def model(self, name: str) -> ServedModel:
-        model = self.chat.model(name)
+    async def model(self, name: str) -> ServedModel:
+        model = await self.chat.resolve(name)
         if model.engine != "tgi":
             raise UpstreamBadRequest(
                 f"{name} runs on an OpenAI-compatible engine, which has no TGI routes:"

@@ -18,7 +18,6 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -32,7 +31,7 @@ from hfgate.chat.request import ChatRequest, Sampling
 from hfgate.chat.service import Caller, ChatService, Prepared
 from hfgate.errors import HfgateError, InvalidRequest, NotFound
 from hfgate.storage import Database
-from hfgate.storage.tables import Conversation, Message, utcnow
+from hfgate.storage.tables import Conversation, Message, iso, utcnow
 
 log = logging.getLogger("hfgate.conversations")
 
@@ -43,18 +42,13 @@ ROUTE = "conversation"  # how the workspace's chats are labelled in the usage re
 # -- views -------------------------------------------------------------------------------------
 
 
-def _iso(moment: datetime) -> str:
-    # SQLite hands back naive datetimes even for timezone-aware columns; they are UTC.
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
-
-
 def conversation_view(conversation: Conversation, message_count: int) -> dict[str, Any]:
     return {
         "id": conversation.id,
         "title": conversation.title,
         "model": conversation.model,
-        "created_at": _iso(conversation.created_at),
-        "updated_at": _iso(conversation.updated_at),
+        "created_at": iso(conversation.created_at),
+        "updated_at": iso(conversation.updated_at),
         "message_count": message_count,
     }
 
@@ -72,7 +66,7 @@ def message_view(message: Message) -> dict[str, Any]:
         "trimmed": message.trimmed,
         "prompt_tokens": message.prompt_tokens,
         "completion_tokens": message.completion_tokens,
-        "created_at": _iso(message.created_at),
+        "created_at": iso(message.created_at),
     }
 
 

@@ -25,7 +25,7 @@ from hfgate.integrations.report import Listener, Outcome, Report, Status
 from hfgate.integrations.validation import Validator
 from hfgate.storage import Database
 from hfgate.storage.crypto import SecretBox
-from hfgate.storage.tables import AuditEvent, Integration
+from hfgate.storage.tables import AuditEvent, Integration, iso
 from hfgate.upstream.netguard import HostPolicy
 
 PAUSED_RECHECK_SECONDS = 15.0  # a paused endpoint answers from the proxy: checking is free
@@ -66,7 +66,11 @@ class IntegrationService:
     async def check(
         self, raw: Any, *, wait: float = 0.0, listener: Listener | None = None
     ) -> tuple[Report, Credential | None]:
-        parsed = parse_credential(raw, self.policy)
+        return await self._check(parse_credential(raw, self.policy), wait, listener)
+
+    async def _check(
+        self, parsed: ParsedCredential, wait: float, listener: Listener | None
+    ) -> tuple[Report, Credential | None]:
         report = _credential_report(parsed, listener)
         if parsed.credential is None:
             return report, None
@@ -88,7 +92,7 @@ class IntegrationService:
         parsed = parse_credential(raw, self.policy)
         if parsed.credential is not None:
             await self._ensure_name_free(parsed.credential.name)
-        report, credential = await self.check(raw, wait=wait, listener=listener)
+        report, credential = await self._check(parsed, wait, listener)
         if credential is None or report.outcome in (Outcome.FAILED, Outcome.INVALID):
             return report, None
         row = self._new_row(credential, report, actor)
@@ -159,9 +163,9 @@ class IntegrationService:
             "engine_version": (row.facts or {}).get("engine_version"),
             "facts": row.facts,
             "report": row.report,
-            "created_at": _iso(row.created_at),
-            "updated_at": _iso(row.updated_at),
-            "validated_at": _iso(row.validated_at),
+            "created_at": iso(row.created_at),
+            "updated_at": iso(row.updated_at),
+            "validated_at": iso(row.validated_at),
         }
 
     # -- update, revalidate, remove ----------------------------------------------------------
@@ -355,12 +359,6 @@ def _name_taken(name: str) -> str:
         f'a model named {name!r} is already served: add a distinct "name" to the credential'
         ' (for example "name": "' + name + '-2") to serve both endpoints'
     )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 async def rotate_secrets(db: Database, box: SecretBox) -> int:

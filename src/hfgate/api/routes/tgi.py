@@ -64,8 +64,7 @@ async def _dispatch(request: Request, rest: str, principal: Principal) -> Respon
     native = services(request).native
     name, route = split_path(rest)
     principal.require_model(name)
-    await services(request).catalog.find(name)
-    model = native.model(name)
+    model = await native.model(name)
     if route == "info":
         return Response(orjson.dumps(native.info(model)), media_type="application/json")
     if request.method != "POST":
