@@ -77,8 +77,13 @@ def cluster(fresh_postgres_url: str, tmp_path: Path) -> Iterator[tuple[list[Proc
             "HFGATE_DRAIN_SECONDS": "1",
         }
         processes = []
+        ports: set[int] = set()
         for _ in range(3):
-            port = free_port()
+            # free_port() releases its socket: without this, two processes could get one port,
+            # the second fail to bind, and its "readiness" be answered by the first.
+            while (port := free_port()) in ports:
+                pass
+            ports.add(port)
             command = [
                 sys.executable,
                 "-m",
@@ -95,6 +100,8 @@ def cluster(fresh_postgres_url: str, tmp_path: Path) -> Iterator[tuple[list[Proc
         try:
             for process in processes:
                 _wait_ready(process)
+            time.sleep(0.2)
+            assert all(p.popen.poll() is None for p in processes), "an hfgate serve exited"
             yield processes, sim
         finally:
             for process in processes:
