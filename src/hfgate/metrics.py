@@ -6,6 +6,7 @@ With ``hfgate serve --workers N`` every worker writes to ``PROMETHEUS_MULTIPROC_
 
 from __future__ import annotations
 
+import functools
 import os
 
 from prometheus_client import (
@@ -49,14 +50,32 @@ def observe_request(
     prompt: int,
     completion: int,
 ) -> None:
-    REQUESTS.labels(model, route, str(code)).inc()
-    LATENCY.labels(model).observe(seconds)
+    _requests(model, route, code).inc()
+    latency, first_token, prompt_tokens, completion_tokens = _per_model(model)
+    latency.observe(seconds)
     if ttft is not None:
-        TTFT.labels(model).observe(ttft)
+        first_token.observe(ttft)
     if prompt:
-        TOKENS.labels(model, "prompt").inc(prompt)
+        prompt_tokens.inc(prompt)
     if completion:
-        TOKENS.labels(model, "completion").inc(completion)
+        completion_tokens.inc(completion)
+
+
+# ``.labels()`` takes a lock and builds a key on every call; the label sets are few (models
+# are registered by admins, routes and status codes are fixed), so each child is looked up once.
+@functools.cache
+def _requests(model: str, route: str, code: int) -> Counter:
+    return REQUESTS.labels(model, route, str(code))
+
+
+@functools.cache
+def _per_model(model: str) -> tuple[Histogram, Histogram, Counter, Counter]:
+    return (
+        LATENCY.labels(model),
+        TTFT.labels(model),
+        TOKENS.labels(model, "prompt"),
+        TOKENS.labels(model, "completion"),
+    )
 
 
 def observe_cold_start(model: str, seconds: float) -> None:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from hfgate import __version__, lifecycle
 from hfgate.api import errors
+from hfgate.api.fastlane import Gateway
 from hfgate.api.limits import BodySizeLimit
 from hfgate.api.routes import conversations, health, integrations, models, openai, people, tgi
 from hfgate.services import Services
@@ -29,7 +30,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await svc.close()
 
-    app = FastAPI(
+    app = Gateway(
+        max_body_bytes=settings.max_body_bytes,
         title="hfgate",
         version=__version__,
         summary="A gateway and workspace for Hugging Face Inference Endpoints",
@@ -40,4 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, models, openai, integrations, people, tgi, conversations, web):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # The generation routes, by far the most called, skip FastAPI's per-request machinery.
+    app.fast_route("POST", "/v1/chat/completions", openai.chat_completions)
+    app.fast_route("POST", "/v1/completions", openai.completions)
+    app.fast_route("POST", "/tgi/{rest:path}", tgi.tgi_post)
     return app

@@ -66,12 +66,16 @@ async def _on_validation_error(_request: Request, exc: Exception) -> Response:
     return openai_error(400, message, "invalid_request_error", "invalid_request", where or None)
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> Response:
+def unexpected_error_response(request: Request, exc: Exception) -> Response:
     # Log the type and route only: exception text may contain upstream bodies or secrets.
     log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
     return openai_error(
         500, "internal error: see the hfgate server log", "server_error", "internal_error"
     )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    return unexpected_error_response(request, exc)
 
 
 def install(app: FastAPI) -> None:

@@ -32,6 +32,7 @@ class StatusEntry:
     changed_at: float = 0.0
     checked_at: float = 0.0
     last_traffic: float = 0.0
+    answered_at: float = 0.0  # event-loop time of the last successful call (this process)
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -34,6 +34,9 @@ T = TypeVar("T")
 FIRST_HOLD = 5.0  # seconds the proxy may hold a first attempt before we learn it is cold
 MAX_HOLD = 600.0
 FOLLOW_SECONDS = 0.25  # how often a process that is not waking the endpoint looks again
+# An endpoint that answered this recently is awake: Inference Endpoints scale to zero only
+# after 15 idle minutes or more.
+AWAKE_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +68,13 @@ class ColdStarts:
 
     async def run(self, model: ServedModel, attempt: Callable[[float], Awaitable[T]]) -> T:
         """Call ``attempt(hold)`` until the endpoint is awake; for non-streaming callers."""
-        if model.name not in self._wakers:
-            # The hot path: an awake endpoint answers the first attempt, with no extra task.
-            try:
-                return await attempt(min(FIRST_HOLD, self.timeout))
-            except EndpointColdStart:
-                self._start_waker(model, asyncio.get_running_loop().time() + self.timeout)
+        ready: Ready[T] | None = None
         async for item in self.attempts(model, attempt, tick=None):
-            if isinstance(item, Ready):
-                return item.value
-        raise AssertionError("attempts() ends with Ready or raises")
+            ready = item if isinstance(item, Ready) else ready
+        # Run to the end rather than return from the loop: an unfinished async generator
+        # costs a finalizer task when it is collected.
+        assert ready is not None, "attempts() ends with Ready or raises"
+        return ready.value
 
     async def attempts(
         self, model: ServedModel, attempt: Callable[[float], Awaitable[T]], tick: float | None
@@ -83,6 +83,17 @@ class ColdStarts:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.timeout
+        if model.name not in self._wakers and (tick is None or self._awake(model, started)):
+            # The hot path: the first attempt awaited in place (no task, no timer). Callers
+            # that want keep-alive ticks take it only when the endpoint is surely awake.
+            try:
+                value = await attempt(min(FIRST_HOLD, self.timeout))
+            except EndpointColdStart:
+                self._start_waker(model, deadline)
+            else:
+                self.board.get(model.name).answered_at = loop.time()
+                yield Ready(value)
+                return
         while True:
             waker = self._wakers.get(model.name)
             if waker is not None:
@@ -100,8 +111,13 @@ class ColdStarts:
                 continue
             finally:
                 task.cancel()
+            self.board.get(model.name).answered_at = loop.time()
             yield Ready(value)
             return
+
+    def _awake(self, model: ServedModel, now: float) -> bool:
+        entry = self.board.get(model.name)
+        return entry.status is ModelStatus.READY and now - entry.answered_at < AWAKE_SECONDS
 
     def _start_waker(self, model: ServedModel, deadline: float) -> None:
         if model.name not in self._wakers:

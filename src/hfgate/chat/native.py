@@ -17,9 +17,14 @@ from hfgate.catalog import ServedModel
 from hfgate.chat.coldstart import Waiting
 from hfgate.chat.context import fit_prompt, token_limit
 from hfgate.chat.service import KEEPALIVE_SECONDS, MESSAGES, ChatService
-from hfgate.errors import HfgateError, InvalidRequest, UpstreamBadRequest
+from hfgate.errors import (
+    HfgateError,
+    InvalidRequest,
+    UpstreamBadRequest,
+    UpstreamProtocolError,
+)
 from hfgate.upstream.base import Call
-from hfgate.upstream.client import UpstreamStream
+from hfgate.upstream.client import MAX_EVENT_BYTES, UpstreamStream
 
 ROUTES = ("v1/chat/completions", "v1/completions", "generate_stream", "generate", "info")
 # hfgate's errors as TGI's ``error_type`` values, for the clients that read them.
@@ -91,7 +96,7 @@ class NativeService:
     async def stream(
         self, model: ServedModel, path: str, body: dict[str, Any]
     ) -> AsyncIterator[bytes]:
-        """Relay TGI's SSE lines; keep-alive comments while the endpoint wakes."""
+        """Relay TGI's SSE bytes as sent; keep-alive comments while the endpoint wakes."""
         call = Call(path, body, stream=path != "/generate")
         upstream: UpstreamStream | None = None
         opener = lambda hold: self.chat.client.open_stream(  # noqa: E731
@@ -104,13 +109,36 @@ class NativeService:
                 else:
                     upstream = item.value
             assert upstream is not None
-            async for line in upstream.raw_lines():
-                yield line
+            async for events in _whole_events(upstream.raw_chunks()):
+                yield events
         except HfgateError as exc:  # TGI itself reports stream failures as one error event
             yield b"data: " + orjson.dumps(tgi_error(exc)[1]) + b"\n\n"
         finally:
             if upstream is not None:
                 upstream.close()
+
+
+async def _whole_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The bytes as sent, cut after the last complete event of each read: if the endpoint
+    fails mid-event, the error event that follows is not glued to half an event."""
+    pending = b""
+    async for chunk in chunks:
+        pending = pending + chunk if pending else chunk
+        if cut := events_end(pending):
+            yield pending[:cut]
+            pending = pending[cut:]
+        elif len(pending) > MAX_EVENT_BYTES:
+            raise UpstreamProtocolError(
+                f"the endpoint sent a stream event longer than {MAX_EVENT_BYTES:,} bytes"
+            )
+    if pending:
+        yield pending
+
+
+def events_end(data: bytes) -> int:
+    """Where the last complete SSE event in ``data`` ends (after its blank line); 0 if none."""
+    lf, crlf = data.rfind(b"\n\n"), data.rfind(b"\n\r\n")
+    return max(lf + 2 if lf >= 0 else 0, crlf + 3 if crlf >= 0 else 0)
 
 
 def split_path(rest: str) -> tuple[str, str]:

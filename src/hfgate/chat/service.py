@@ -212,11 +212,10 @@ class ChatService:
                 else:
                     upstream = item.value
             assert upstream is not None
-            async for delta in upstream.deltas():
-                for chunk in relay.feed(delta):
-                    yield chunk
-            for chunk in relay.finish():
-                yield chunk
+            async for deltas in upstream.delta_batches():
+                if chunks := [chunk for delta in deltas for chunk in relay.feed(delta)]:
+                    yield b"".join(chunks)  # tokens that arrived together leave together
+            yield b"".join(relay.finish())
             self._note(model, None)
         except HfgateError as exc:
             self._note(model, exc)

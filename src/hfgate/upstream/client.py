@@ -14,12 +14,13 @@ import aiohttp
 import orjson
 
 from hfgate.catalog import ServedModel
-from hfgate.errors import UpstreamProtocolError, UpstreamUnreachable
+from hfgate.errors import HfgateError, UpstreamProtocolError, UpstreamUnreachable
 from hfgate.upstream.base import Call, Delta, Dialect
 from hfgate.upstream.transport import Transport
 
 EventParser = Callable[[bytes], Delta | None]
 DONE = b"[DONE]"
+MAX_EVENT_BYTES = 1 << 20  # one SSE line; TGI's largest (with details) is a few KB
 
 
 def _hold_header(hold: float) -> dict[str, str]:
@@ -27,38 +28,62 @@ def _hold_header(hold: float) -> dict[str, str]:
 
 
 class UpstreamStream:
-    """An open SSE response; ``close()`` drops the connection, which cancels the generation."""
+    """An open SSE response; ``close()`` drops the connection, which cancels the generation.
+
+    It is read a network chunk at a time, not a line at a time: everything one read brought
+    is parsed and handed on together, so the caller can write the client one chunk for many
+    tokens when the engine is faster than the relay (under load), and one per token when not.
+    """
 
     def __init__(self, response: aiohttp.ClientResponse, parse: EventParser, host: str) -> None:
         self._response = response
         self._parse = parse
         self._host = host
 
-    async def deltas(self) -> AsyncIterator[Delta]:
-        try:
-            async for line in self._response.content:
-                data = _sse_data(line)
-                if data is None:
-                    continue
-                if data == DONE:
-                    return
-                delta = self._parse(data)
-                if delta is not None:
-                    yield delta
-        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
-            raise UpstreamUnreachable(
-                f"{self._host} dropped the connection in the middle of the answer"
-            ) from None
-        except orjson.JSONDecodeError:
-            raise UpstreamProtocolError(
-                f"{self._host} sent a stream event that is not JSON"
-            ) from None
+    async def delta_batches(self) -> AsyncIterator[list[Delta]]:
+        """The parsed deltas, as many per batch as arrived together; ends at ``[DONE]``.
+        An error event is raised after the deltas that came before it have been handed on."""
+        lines = SSELines()
+        async for chunk in self.raw_chunks():
+            deltas, end = self._deltas(lines.feed(chunk))
+            if deltas:
+                yield deltas
+            if end is not None:
+                if isinstance(end, HfgateError):
+                    raise end
+                return
+        deltas, end = self._deltas(lines.close())
+        if deltas:
+            yield deltas
+        if isinstance(end, HfgateError):
+            raise end
 
-    async def raw_lines(self) -> AsyncIterator[bytes]:
-        """The stream's lines as sent (for TGI-native relays), keep-alives included."""
+    def _deltas(self, lines: list[bytes]) -> tuple[list[Delta], HfgateError | bytes | None]:
+        """The deltas of these lines, and what ended the stream among them: ``[DONE]``, an
+        error, or nothing yet."""
+        deltas = []
+        for line in lines:
+            data = sse_data(line)
+            if data is None:
+                continue
+            if data == DONE:
+                return deltas, DONE
+            try:
+                delta = self._parse(data)
+            except orjson.JSONDecodeError:
+                message = f"{self._host} sent a stream event that is not JSON"
+                return deltas, UpstreamProtocolError(message)
+            except HfgateError as exc:  # the engine's own error event
+                return deltas, exc
+            if delta is not None:
+                deltas.append(delta)
+        return deltas, None
+
+    async def raw_chunks(self) -> AsyncIterator[bytes]:
+        """The stream's bytes as sent (relayed as-is by the TGI-native routes)."""
         try:
-            async for line in self._response.content:
-                yield line
+            async for chunk in self._response.content.iter_any():
+                yield chunk
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
             raise UpstreamUnreachable(
                 f"{self._host} dropped the connection in the middle of the answer"
@@ -71,10 +96,34 @@ class UpstreamStream:
         self._response.release()
 
 
-def _sse_data(line: bytes) -> bytes | None:
+class SSELines:
+    """Splits a byte stream into lines (``\\n`` or ``\\r\\n``), across read boundaries."""
+
+    def __init__(self, limit: int = MAX_EVENT_BYTES) -> None:
+        self._tail = b""
+        self._limit = limit
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        lines = (self._tail + chunk if self._tail else chunk).split(b"\n")
+        self._tail = lines.pop()
+        if len(self._tail) > self._limit:
+            raise UpstreamProtocolError(
+                f"the endpoint sent a stream line longer than {self._limit:,} bytes"
+            )
+        return lines
+
+    def close(self) -> list[bytes]:
+        """What is left when the stream ends: a last line without its newline."""
+        tail, self._tail = self._tail, b""
+        return [tail] if tail else []
+
+
+def sse_data(line: bytes) -> bytes | None:
+    """The payload of a ``data:`` line, or None for anything else (blank separators, ``:``
+    keep-alive comments, ``event:``/``id:`` fields)."""
     if not line.startswith(b"data:"):
-        return None  # blank separators, ":" keep-alive comments, event:/id: fields
-    data = line[5:].rstrip(b"\r\n")
+        return None
+    data = line[5:].rstrip(b"\r")
     return data[1:] if data.startswith(b" ") else data
 
 

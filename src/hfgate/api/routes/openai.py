@@ -67,17 +67,16 @@ async def completion_response(request: Request, principal: Principal, body: Any)
     return await _respond(request, prepared, who, completion_request.stream)
 
 
+# These two are also served by the fast lane (api/fastlane.py): they take only the request.
 @router.post("/v1/chat/completions", openapi_extra=OBJECT_BODY)
-async def chat_completions(
-    request: Request, principal: Principal = Depends(generation_caller)
-) -> Response:
+async def chat_completions(request: Request) -> Response:
+    principal = await generation_caller(request)
     return await chat_response(request, principal, await json_body(request))
 
 
 @router.post("/v1/completions", openapi_extra=OBJECT_BODY)
-async def completions(
-    request: Request, principal: Principal = Depends(generation_caller)
-) -> Response:
+async def completions(request: Request) -> Response:
+    principal = await generation_caller(request)
     return await completion_response(request, principal, await json_body(request))
 
 
