@@ -34,6 +34,12 @@ TTFT = Histogram(
     ["model"],
     buckets=LATENCY_BUCKETS,
 )
+UPSTREAM = Histogram(
+    "hfgate_upstream_seconds",
+    "Time the endpoint took per successful call: to the whole answer, or to a stream's end",
+    ["model"],
+    buckets=LATENCY_BUCKETS,
+)
 TOKENS = Counter("hfgate_tokens", "Tokens relayed", ["model", "kind"])
 COLD_STARTS = Counter("hfgate_cold_starts", "Wake-ups of scaled-to-zero endpoints", ["model"])
 COLD_START_SECONDS = Histogram(
@@ -76,6 +82,15 @@ def _per_model(model: str) -> tuple[Histogram, Histogram, Counter, Counter]:
         TOKENS.labels(model, "prompt"),
         TOKENS.labels(model, "completion"),
     )
+
+
+def observe_upstream(model: str, seconds: float) -> None:
+    _upstream(model).observe(seconds)
+
+
+@functools.cache
+def _upstream(model: str) -> Histogram:
+    return UPSTREAM.labels(model)
 
 
 def observe_cold_start(model: str, seconds: float) -> None:

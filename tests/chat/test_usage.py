@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hfgate.sim import tokenizer
 from tests.chat.support import Peers, chat, chat_tokens, sse_payloads, wait_for
 
 
@@ -65,3 +66,38 @@ def test_usage_needs_a_key(peers: Peers) -> None:
 
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_tgi_routes_are_accounted_like_the_openai_ones(peers: Peers) -> None:
+    """/tgi/… calls count in usage, metrics and token limits: generated tokens from TGI's
+    ``details`` (asked for, then taken out of the answer) or from the stream's token events."""
+    prompt = "The gateway streams"
+    before = next((r for r in _summary(peers)["by_model"] if r["key"] == peers.model), None)
+    requests, prompt_tokens, completion_tokens = (
+        (before["requests"], before["prompt_tokens"], before["completion_tokens"])
+        if before
+        else (0, 0, 0)
+    )
+    with peers.client() as client:
+        plain = client.post(
+            f"/tgi/{peers.model}/generate",
+            json={"inputs": prompt, "parameters": {"max_new_tokens": 3}},
+        )
+        streamed = client.post(
+            f"/tgi/{peers.model}/generate_stream",
+            json={"inputs": prompt, "parameters": {"max_new_tokens": 4}},
+        )
+        metrics = client.get("/metrics").text
+    assert plain.status_code == 200 and "details" not in plain.json()
+    assert len(sse_payloads(streamed.text)) == 4
+    sent = [s.json() for s in peers.sim.recorder.generation_calls()]
+    assert sent[0]["parameters"]["details"] is True  # asked for, to count the tokens
+    assert "details" not in sent[1]["parameters"]  # a stream counts its token events
+
+    row = wait_for(lambda: _model_row(peers, requests + 2), timeout=5)
+    assert row["completion_tokens"] - completion_tokens == 3 + 4
+    # A short prompt is not counted by the endpoint (it surely fits): its usage is estimated.
+    exact = tokenizer.input_length(prompt, add_bos=True)
+    assert 2 * exact <= row["prompt_tokens"] - prompt_tokens <= 2 * (len(prompt) + 1)
+    assert f'hfgate_requests_total{{code="200",model="{peers.model}",route="tgi"}}' in metrics
+    assert f'hfgate_upstream_seconds_count{{model="{peers.model}"}}' in metrics

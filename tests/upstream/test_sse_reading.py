@@ -119,7 +119,7 @@ async def test_half_an_event_at_the_end_is_still_relayed() -> None:
 async def batches(url: str) -> list[list[str]]:
     async with aiohttp.ClientSession() as session:
         response = await session.get(url)
-        stream = UpstreamStream(response, parse, "upstream.test")
+        stream = UpstreamStream(response, parse, "upstream.test", "org/model")
         try:
             return [[d.text for d in batch] async for batch in stream.delta_batches()]
         finally:
@@ -186,7 +186,7 @@ async def test_an_error_event_comes_after_the_tokens_that_arrived_with_it() -> N
     got: list[list[str]] = []
     try:
         async with aiohttp.ClientSession() as session:
-            stream = UpstreamStream(await session.get(url), parse, "upstream.test")
+            stream = UpstreamStream(await session.get(url), parse, "upstream.test", "org/model")
             with pytest.raises(UpstreamProtocolError, match="it broke"):
                 async for batch in stream.delta_batches():
                     got.append([d.text for d in batch])

@@ -8,24 +8,28 @@ so asking for it never wakes a sleeping endpoint.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 
 from hfgate.catalog import ServedModel
+from hfgate.chat import tokens
 from hfgate.chat.coldstart import Waiting
 from hfgate.chat.context import fit_prompt, token_limit
-from hfgate.chat.service import KEEPALIVE_SECONDS, MESSAGES, ChatService
+from hfgate.chat.service import KEEPALIVE_SECONDS, MESSAGES, Caller, ChatService
 from hfgate.errors import (
     HfgateError,
     InvalidRequest,
     UpstreamBadRequest,
     UpstreamProtocolError,
 )
-from hfgate.upstream.base import Call
+from hfgate.upstream.base import Call, Usage
 from hfgate.upstream.client import MAX_EVENT_BYTES, UpstreamStream
 
+DETAILS = {"details": True}
+TOKEN_KEY = b'"token":'  # in TGI's stream events; token text never holds it unescaped
 ROUTES = ("v1/chat/completions", "v1/completions", "generate_stream", "generate", "info")
 # hfgate's errors as TGI's ``error_type`` values, for the clients that read them.
 ERROR_TYPES = {400: "validation", 422: "validation", 429: "overloaded", 424: "generation"}
@@ -69,8 +73,9 @@ class NativeService:
             "docker_label": None,
         }
 
-    async def fit(self, model: ServedModel, body: Any) -> dict[str, Any]:
-        """Check the prompt against the context window; cap ``max_new_tokens`` when needed."""
+    async def fit(self, model: ServedModel, body: Any) -> tuple[dict[str, Any], int]:
+        """Check the prompt against the context window; cap ``max_new_tokens`` when needed.
+        Returns the body to send and the prompt's tokens."""
         if not isinstance(body, dict) or not isinstance(body.get("inputs"), str):
             raise InvalidRequest(
                 "the body must be a JSON object with a string `inputs`", param="inputs"
@@ -84,17 +89,35 @@ class NativeService:
         fit = await fit_prompt(model, body["inputs"], requested, count)
         if fit.max_tokens is not None and fit.max_tokens != requested:
             body = body | {"parameters": parameters | {"max_new_tokens": fit.max_tokens}}
-        return body
+        # A prompt that surely fits is not counted (that would cost a call to the endpoint):
+        # its usage is then estimated, BOS included.
+        return body, fit.prompt_tokens or tokens.text_estimate(body["inputs"], 1)
 
-    async def generate(self, model: ServedModel, path: str, body: dict[str, Any]) -> Any:
-        call = Call(path, body, stream=path != "/generate")
-        body, _ = await self.chat.coldstarts.run(
-            model, lambda hold: self.chat.client.send(model, MESSAGES, call, hold)
-        )
-        return body
+    async def generate(
+        self, model: ServedModel, path: str, body: dict[str, Any], who: Caller, prompt: int
+    ) -> Any:
+        """A non-streaming call. TGI counts the generated tokens only in ``details``: they are
+        asked for, and taken out of the answer again if the caller did not ask for them."""
+        asked = (body.get("parameters") or {}).get("details") is True
+        sent = body if asked else body | {"parameters": (body.get("parameters") or {}) | DETAILS}
+        call = Call(path, sent, stream=path != "/generate")
+        usage, status = Usage(prompt, 0), 500
+        try:
+            answer, _ = await self.chat.coldstarts.run(
+                model, lambda hold: self.chat.client.send(model, MESSAGES, call, hold)
+            )
+            self.chat.note(model, None)
+            usage.completion_tokens, status = generated_tokens(answer), 200
+        except HfgateError as exc:
+            self.chat.note(model, exc)
+            status = exc.status
+            raise
+        finally:
+            self.chat.record(model.name, who, status, usage, None)
+        return answer if asked else without_details(answer)
 
     async def stream(
-        self, model: ServedModel, path: str, body: dict[str, Any]
+        self, model: ServedModel, path: str, body: dict[str, Any], who: Caller, prompt: int
     ) -> AsyncIterator[bytes]:
         """Relay TGI's SSE bytes as sent; keep-alive comments while the endpoint wakes."""
         call = Call(path, body, stream=path != "/generate")
@@ -102,6 +125,7 @@ class NativeService:
         opener = lambda hold: self.chat.client.open_stream(  # noqa: E731
             model, MESSAGES, call, hold, MESSAGES.parse_completion_event
         )
+        usage, status, first = Usage(prompt, 0), 200, None
         try:
             async for item in self.chat.coldstarts.attempts(model, opener, tick=KEEPALIVE_SECONDS):
                 if isinstance(item, Waiting):
@@ -110,12 +134,38 @@ class NativeService:
                     upstream = item.value
             assert upstream is not None
             async for events in _whole_events(upstream.raw_chunks()):
+                if tokens := events.count(TOKEN_KEY):  # one token per event
+                    usage.completion_tokens += tokens
+                    first = first or time.perf_counter()
                 yield events
+            self.chat.note(model, None)
         except HfgateError as exc:  # TGI itself reports stream failures as one error event
+            self.chat.note(model, exc)
+            status = exc.status
             yield b"data: " + orjson.dumps(tgi_error(exc)[1]) + b"\n\n"
         finally:
             if upstream is not None:
                 upstream.close()
+            self.chat.record(model.name, who, status, usage, first)
+
+
+def generated_tokens(answer: Any) -> int:
+    """What TGI's ``details`` say was generated (``/generate`` answers one object, the
+    compat route a list of them)."""
+    total = 0
+    for item in answer if isinstance(answer, list) else [answer]:
+        details = item.get("details") if isinstance(item, dict) else None
+        tokens = details.get("generated_tokens") if isinstance(details, dict) else None
+        total += tokens if isinstance(tokens, int) else 0
+    return total
+
+
+def without_details(answer: Any) -> Any:
+    if isinstance(answer, list):
+        return [without_details(item) for item in answer]
+    if isinstance(answer, dict):
+        return {key: value for key, value in answer.items() if key != "details"}
+    return answer
 
 
 async def _whole_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -77,6 +77,10 @@ class Prepared:
             headers["X-Hfgate-Chat-Template"] = self.template.label
         return headers
 
+    def no_output(self) -> Usage:
+        """The usage of a call that produced nothing: the prompt, when it was counted."""
+        return Usage(self.fit.prompt_tokens or 0, 0)
+
     @property
     def parse_event(self) -> EventParser:
         if self.kind == "chat":
@@ -183,14 +187,15 @@ class ChatService:
                 else prepared.dialect.parse_completion
             )
             result = parse(body, headers)
-            self._note(model, None)
+            self.note(model, None)
             status = 200
         except HfgateError as exc:
-            self._note(model, exc)
+            self.note(model, exc)
             status = exc.status
             raise
         finally:
-            self._record(prepared, caller, status, result.usage if result else None, None)
+            usage = result.usage if result else None
+            self.record(model.name, caller, status, usage or prepared.no_output(), None)
         text = trim_stop(result.text, prepared.stops) if result.text is not None else None
         return ChatFormat(model.name, prepared.kind).completion(result, text)
 
@@ -216,9 +221,9 @@ class ChatService:
                 if chunks := [chunk for delta in deltas for chunk in relay.feed(delta)]:
                     yield b"".join(chunks)  # tokens that arrived together leave together
             yield b"".join(relay.finish())
-            self._note(model, None)
+            self.note(model, None)
         except HfgateError as exc:
-            self._note(model, exc)
+            self.note(model, exc)
             relay.status = exc.status
             if not relay.started:
                 raise
@@ -227,7 +232,8 @@ class ChatService:
         finally:
             if upstream is not None:
                 upstream.close()  # a client that went away cancels the generation now
-            self._record(prepared, caller, relay.status, relay.usage, relay.ttft)
+            usage = relay.usage or prepared.no_output()
+            self.record(model.name, caller, relay.status, usage, relay.ttft)
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -236,7 +242,8 @@ class ChatService:
         asleep = status in (ModelStatus.SCALED_TO_ZERO, ModelStatus.WAKING)
         return asleep or self.coldstarts.is_waking(model.name)
 
-    def _note(self, model: ServedModel, error: HfgateError | None) -> None:
+    def note(self, model: ServedModel, error: HfgateError | None) -> None:
+        """What a call's outcome says of the endpoint's status (traffic is the best probe)."""
         if error is None:
             if self.board.get(model.name).status is not ModelStatus.READY:
                 self.board.set(model.name, ModelStatus.READY, "answered a request")
@@ -245,20 +252,15 @@ class ChatService:
         if status is not None:
             self.board.set(model.name, status, error.message)
 
-    def _record(
-        self,
-        prepared: Prepared,
-        caller: Caller,
-        status: int,
-        usage: Usage | None,
-        ttft: float | None,
+    def record(
+        self, model: str, caller: Caller, status: int, usage: Usage, ttft: float | None
     ) -> None:
-        usage = usage or Usage(prepared.fit.prompt_tokens or 0, 0)
+        """Account for one finished call: tokens against the key's limits, metrics, usage."""
         self.limiter.spend(caller.principal, usage.prompt_tokens + usage.completion_tokens)
         seconds = time.perf_counter() - caller.started
         first = ttft - caller.started if ttft else None
         metrics.observe_request(
-            prepared.model.name,
+            model,
             caller.route,
             status,
             seconds,
@@ -268,13 +270,13 @@ class ChatService:
         )
         self.usage.record(
             UsageEvent(
-                model=prepared.model.name,
+                model=model,
                 route=caller.route,
                 status=status,
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
-                latency_ms=(time.perf_counter() - caller.started) * 1000,
-                ttft_ms=(ttft - caller.started) * 1000 if ttft else None,
+                latency_ms=seconds * 1000,
+                ttft_ms=first * 1000 if first is not None else None,
                 user_id=caller.principal.user_id,
                 key_id=caller.principal.key_id,
             )

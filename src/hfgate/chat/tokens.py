@@ -46,8 +46,8 @@ def estimate(messages: Sequence[dict[str, Any]]) -> int:
     return 32 + 8 * len(messages) + -(-content // 3)
 
 
-def text_estimate(text: str) -> int:
-    return 8 + -(-len(text.encode()) // 3)
+def text_estimate(text: str, template_tokens: int = 8) -> int:
+    return template_tokens + -(-len(text.encode()) // 3)
 
 
 class TokenCounter:

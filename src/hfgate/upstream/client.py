@@ -7,12 +7,14 @@ SSE (``data:`` with or without the space, ``:`` keep-alives skipped, ``[DONE]`` 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
 import orjson
 
+from hfgate import metrics
 from hfgate.catalog import ServedModel
 from hfgate.errors import HfgateError, UpstreamProtocolError, UpstreamUnreachable
 from hfgate.upstream.base import Call, Delta, Dialect
@@ -35,10 +37,14 @@ class UpstreamStream:
     tokens when the engine is faster than the relay (under load), and one per token when not.
     """
 
-    def __init__(self, response: aiohttp.ClientResponse, parse: EventParser, host: str) -> None:
+    def __init__(
+        self, response: aiohttp.ClientResponse, parse: EventParser, host: str, model: str
+    ) -> None:
         self._response = response
         self._parse = parse
         self._host = host
+        self._model = model  # for the upstream-time metric
+        self._opened = time.perf_counter()
 
     async def delta_batches(self) -> AsyncIterator[list[Delta]]:
         """The parsed deltas, as many per batch as arrived together; ends at ``[DONE]``.
@@ -90,10 +96,10 @@ class UpstreamStream:
             ) from None
 
     def close(self) -> None:
+        """Drop the connection (which cancels the generation if it is still running)."""
+        if not self._response.closed:
+            metrics.observe_upstream(self._model, time.perf_counter() - self._opened)
         self._response.close()
-
-    def release(self) -> None:
-        self._response.release()
 
 
 class SSELines:
@@ -152,6 +158,7 @@ class EndpointClient:
         self, model: ServedModel, dialect: Dialect, call: Call, hold: float
     ) -> tuple[Any, Mapping[str, str]]:
         """A non-streaming call: the decoded JSON body and the headers, or the dialect's error."""
+        started = time.perf_counter()
         response = await self._open(model, dialect, call, hold)
         host = _host(model)
         try:
@@ -162,6 +169,7 @@ class EndpointClient:
             ) from None
         finally:
             response.release()
+        metrics.observe_upstream(model.name, time.perf_counter() - started)
         try:
             return orjson.loads(body), response.headers
         except orjson.JSONDecodeError:
@@ -172,7 +180,7 @@ class EndpointClient:
     ) -> UpstreamStream:
         """Open a streaming call and return once the answer's status is known."""
         response = await self._open(model, dialect, call, hold)
-        return UpstreamStream(response, parse, _host(model))
+        return UpstreamStream(response, parse, _host(model), model.name)
 
 
 def _host(model: ServedModel) -> str:

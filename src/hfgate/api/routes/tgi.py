@@ -19,6 +19,7 @@ from hfgate.api.disconnect import cancel_on_disconnect
 from hfgate.api.routes.openai import chat_response, completion_response
 from hfgate.auth import Principal
 from hfgate.chat.native import split_path, tgi_error
+from hfgate.chat.service import Caller
 from hfgate.errors import HfgateError, InvalidRequest
 
 router = APIRouter(tags=["tgi"])
@@ -69,12 +70,13 @@ async def _dispatch(request: Request, rest: str, principal: Principal) -> Respon
         return Response(orjson.dumps(native.info(model)), media_type="application/json")
     if request.method != "POST":
         raise InvalidRequest(f"use POST for /tgi/{name}/{route}".rstrip("/"))
-    body = await native.fit(model, await json_body(request))
+    body, prompt = await native.fit(model, await json_body(request))
     stream = route == "generate_stream" or (route == "" and body.get("stream") is True)
-    path = "/" + route
+    path, who = "/" + route, Caller(principal, "tgi")
     if stream:
-        return StreamingResponse(
-            native.stream(model, path, body), media_type="text/event-stream", headers=SSE_HEADERS
-        )
-    answer: Any = await cancel_on_disconnect(request, native.generate(model, path, body))
+        relay = native.stream(model, path, body, who, prompt)
+        return StreamingResponse(relay, media_type="text/event-stream", headers=SSE_HEADERS)
+    answer: Any = await cancel_on_disconnect(
+        request, native.generate(model, path, body, who, prompt)
+    )
     return Response(orjson.dumps(answer), media_type="application/json")
