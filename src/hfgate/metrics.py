@@ -41,9 +41,16 @@ UPSTREAM = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 TOKENS = Counter("hfgate_tokens", "Tokens relayed", ["model", "kind"])
-COLD_STARTS = Counter("hfgate_cold_starts", "Wake-ups of scaled-to-zero endpoints", ["model"])
+# Counted when hfgate waits one out: the endpoint answered 502/503/504, or the proxy's hold of
+# the first attempt (5 s) ran out. A wake-up shorter than that hold is invisible behind it.
+COLD_STARTS = Counter(
+    "hfgate_cold_starts", "Wake-ups of scaled-to-zero endpoints that hfgate waited out", ["model"]
+)
 COLD_START_SECONDS = Histogram(
-    "hfgate_cold_start_seconds", "How long endpoints took to wake", ["model"], buckets=COLD_BUCKETS
+    "hfgate_cold_start_seconds",
+    "How long endpoints took to wake, from the first attempt",
+    ["model"],
+    buckets=COLD_BUCKETS,
 )
 
 

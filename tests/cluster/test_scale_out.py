@@ -58,8 +58,11 @@ def _wait_ready(process: Process, timeout: float = 30) -> None:
     raise AssertionError(f"{process.url} did not become ready")
 
 
+Cluster = tuple[list[Process], SimHandle]
+
+
 @pytest.fixture
-def cluster(fresh_postgres_url: str, tmp_path: Path) -> Iterator[tuple[list[Process], SimHandle]]:
+def cluster(fresh_postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
     if not reachable(REDIS_HOST, REDIS_PORT):
         pytest.skip(f"Redis is not reachable on {REDIS_HOST}:{REDIS_PORT}")
     _flush_redis()
@@ -122,7 +125,7 @@ def _add(process: Process, sim: SimHandle) -> None:
     assert response.status_code == 201, response.text
 
 
-def test_an_integration_added_on_one_process_is_served_by_all_at_once(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_an_integration_added_on_one_process_is_served_by_all_at_once(cluster: Cluster) -> None:
     (a, b, c), sim = cluster
     _add(a, sim)
     assert _chat(b).status_code == 200  # immediately: no waiting for a poll
@@ -139,7 +142,7 @@ def test_an_integration_added_on_one_process_is_served_by_all_at_once(cluster) -
         assert _chat(process).status_code == 404
 
 
-def test_twenty_callers_over_three_processes_share_one_wake_up(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_twenty_callers_over_three_processes_share_one_wake_up(cluster: Cluster) -> None:
     processes, sim = cluster
     _add(processes[0], sim)
     sim.patch(state="scaled_to_zero", cold_start=2.0)
@@ -156,7 +159,7 @@ def test_twenty_callers_over_three_processes_share_one_wake_up(cluster) -> None:
         assert client.get("/v1/models").json()["data"][0]["status"] == "ready"
 
 
-def test_rate_limits_are_global(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limits_are_global(cluster: Cluster) -> None:
     processes, sim = cluster
     _add(processes[0], sim)
     with processes[0].client() as client:
@@ -169,7 +172,7 @@ def test_rate_limits_are_global(cluster) -> None:  # type: ignore[no-untyped-def
     assert codes[3:] == [429, 429]
 
 
-def test_a_session_and_a_key_work_on_every_process(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_a_session_and_a_key_work_on_every_process(cluster: Cluster) -> None:
     (a, b, c), sim = cluster
     _add(a, sim)
     login = httpx.post(
@@ -185,7 +188,7 @@ def test_a_session_and_a_key_work_on_every_process(cluster) -> None:  # type: ig
     assert _chat(c, key).status_code == 200
 
 
-def test_killing_one_process_leaves_the_others_and_the_data_intact(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_killing_one_process_leaves_the_others_and_the_data_intact(cluster: Cluster) -> None:
     (a, b, c), sim = cluster
     _add(a, sim)
     sim.patch(token_delay=0.02, reply_tokens=60)
@@ -215,7 +218,7 @@ def test_killing_one_process_leaves_the_others_and_the_data_intact(cluster) -> N
             time.sleep(0.1)
 
 
-def test_sigterm_drains_and_finishes_in_flight_streams(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_drains_and_finishes_in_flight_streams(cluster: Cluster) -> None:
     (a, b, _), sim = cluster
     _add(a, sim)
     sim.patch(token_delay=0.05, reply_tokens=40)

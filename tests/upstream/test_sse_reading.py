@@ -1,4 +1,5 @@
-"""Reading an upstream SSE stream a network chunk at a time (``hfgate.upstream.client``).
+"""Reading what an upstream sends (``hfgate.upstream.client``): SSE streams a network chunk
+at a time, and answers or events of the wrong shape.
 
 The pure pieces (``SSELines``, ``sse_data``, ``events_end``) are checked on bytes; the reader
 itself against a real aiohttp server on loopback that writes the stream in awkward pieces.
@@ -15,10 +16,14 @@ import orjson
 import pytest
 from aiohttp import web
 
+from hfgate.catalog import ServedModel
 from hfgate.chat.native import _whole_events, events_end
 from hfgate.errors import UpstreamProtocolError
-from hfgate.upstream.base import Delta
-from hfgate.upstream.client import SSELines, UpstreamStream, sse_data
+from hfgate.upstream import tgi
+from hfgate.upstream.base import Call, Delta
+from hfgate.upstream.client import EndpointClient, SSELines, UpstreamStream, sse_data
+from hfgate.upstream.netguard import HostPolicy
+from hfgate.upstream.transport import Transport
 
 TOKENS = ["Hello", ",", " wor", "ld", "!"]
 STREAM = b"".join(b'data: {"t": %s}\n\n' % json.dumps(t).encode() for t in TOKENS) + (
@@ -194,3 +199,60 @@ async def test_an_error_event_comes_after_the_tokens_that_arrived_with_it() -> N
     finally:
         await runner.cleanup()
     assert got == [["a", "b"]]
+
+
+# -- an upstream that answers in the wrong shape -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "event",
+    [b"42", b'"text"', b"[1, 2]", b'{"choices": "x"}', b'{"choices": [{"delta": 3}]}'],
+)
+async def test_a_tgi_event_of_the_wrong_shape_is_a_protocol_error(event: bytes) -> None:
+    runner, url = await start_server([b"data: " + event + b"\n\n"], 0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            stream = UpstreamStream(
+                await session.get(url), tgi.parse_openai_event, "upstream.test", "org/model"
+            )
+            with pytest.raises(UpstreamProtocolError, match="not in its engine's format"):
+                async for _ in stream.delta_batches():
+                    pass
+            stream.close()
+    finally:
+        await runner.cleanup()
+
+
+async def serve_answer(body: bytes) -> tuple[web.AppRunner, str]:
+    async def handler(_request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"<html>oops</html>", "not JSON"),
+        (b"[1, 2]", "not in its engine's format"),
+        (b'{"choices": [{"message": "hi"}]}', "not in its engine's format"),
+    ],
+)
+async def test_an_answer_of_the_wrong_shape_is_a_protocol_error(body: bytes, problem: str) -> None:
+    runner, url = await serve_answer(body)
+    transport = Transport(HostPolicy(["127.0.0.1"]))
+    model = ServedModel("org/model", "i", "org/model", url, "hf_x", 4096)
+    call = Call("/v1/chat/completions", {"messages": []}, stream=False)
+    dialect = tgi.MessagesDialect()
+    try:
+        with pytest.raises(UpstreamProtocolError, match=problem) as caught:
+            await EndpointClient(transport).complete(model, dialect, call, 5, dialect.parse_chat)
+        assert "127.0.0.1" in caught.value.message
+    finally:
+        await transport.close()
+        await runner.cleanup()

@@ -68,6 +68,8 @@ class ColdStarts:
 
     async def run(self, model: ServedModel, attempt: Callable[[float], Awaitable[T]]) -> T:
         """Call ``attempt(hold)`` until the endpoint is awake; for non-streaming callers."""
+        if model.name not in self._wakers and (first := await self._first(model, attempt)):
+            return first.value  # the hot path: no generator, no task, no timer
         ready: Ready[T] | None = None
         async for item in self.attempts(model, attempt, tick=None):
             ready = item if isinstance(item, Ready) else ready
@@ -83,17 +85,12 @@ class ColdStarts:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.timeout
-        if model.name not in self._wakers and (tick is None or self._awake(model, started)):
-            # The hot path: the first attempt awaited in place (no task, no timer). Callers
-            # that want keep-alive ticks take it only when the endpoint is surely awake.
-            try:
-                value = await attempt(min(FIRST_HOLD, self.timeout))
-            except EndpointColdStart:
-                self._start_waker(model, deadline)
-            else:
-                self.board.get(model.name).answered_at = loop.time()
-                yield Ready(value)
-                return
+        # Callers that want keep-alive ticks await the first attempt in place only when the
+        # endpoint is surely awake: it answers at once, with nothing to tick through.
+        surely_awake = model.name not in self._wakers and self._awake(model, started)
+        if surely_awake and (first := await self._first(model, attempt)):
+            yield first
+            return
         while True:
             waker = self._wakers.get(model.name)
             if waker is not None:
@@ -107,7 +104,7 @@ class ColdStarts:
                     yield waited
                 value = task.result()
             except EndpointColdStart:
-                self._start_waker(model, deadline)
+                self._start_waker(model, started, deadline)
                 continue
             finally:
                 task.cancel()
@@ -115,25 +112,41 @@ class ColdStarts:
             yield Ready(value)
             return
 
+    async def _first(
+        self, model: ServedModel, attempt: Callable[[float], Awaitable[T]]
+    ) -> Ready[T] | None:
+        """One attempt awaited in place; None if the endpoint is asleep (a waker then starts)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            value = await attempt(min(FIRST_HOLD, self.timeout))
+        except EndpointColdStart:
+            self._start_waker(model, started, started + self.timeout)
+            return None
+        self.board.get(model.name).answered_at = loop.time()
+        return Ready(value)
+
     def _awake(self, model: ServedModel, now: float) -> bool:
         entry = self.board.get(model.name)
         return entry.status is ModelStatus.READY and now - entry.answered_at < AWAKE_SECONDS
 
-    def _start_waker(self, model: ServedModel, deadline: float) -> None:
+    def _start_waker(self, model: ServedModel, since: float, deadline: float) -> None:
+        """``since``: when the attempt that found the endpoint asleep began (the cold start's
+        duration counts from there, its first hold included)."""
         if model.name not in self._wakers:
             self.board.set(model.name, ModelStatus.WAKING, "waking up from scale-to-zero")
-            task = asyncio.create_task(self._wake(model, deadline), name=f"wake:{model.name}")
+            waking = self._wake(model, since, deadline)
+            task = asyncio.create_task(waking, name=f"wake:{model.name}")
             self._wakers[model.name] = task
             task.add_done_callback(lambda _t: self._wakers.pop(model.name, None))
 
-    async def _wake(self, model: ServedModel, deadline: float) -> None:
+    async def _wake(self, model: ServedModel, since: float, deadline: float) -> None:
         loop = asyncio.get_running_loop()
-        started = loop.time()
         while (left := deadline - loop.time()) > 0:
             if await self.coordinator.claim(model.name, ttl=min(left, MAX_HOLD) + 30):
                 try:
                     if await self._hold_until_healthy(model, deadline):
-                        metrics.observe_cold_start(model.name, loop.time() - started)
+                        metrics.observe_cold_start(model.name, loop.time() - since)
                         return
                 finally:
                     await self.coordinator.release(model.name)

@@ -38,7 +38,7 @@ from hfgate.errors import (
 )
 from hfgate.upstream import tgi
 from hfgate.upstream.base import Delta, Dialect, Usage
-from hfgate.upstream.client import EndpointClient, EventParser, UpstreamStream
+from hfgate.upstream.client import AnswerParser, EndpointClient, EventParser, UpstreamStream
 from hfgate.upstream.openai_compat import OpenAIDialect
 
 KEEPALIVE_SECONDS = 5.0
@@ -80,6 +80,12 @@ class Prepared:
     def no_output(self) -> Usage:
         """The usage of a call that produced nothing: the prompt, when it was counted."""
         return Usage(self.fit.prompt_tokens or 0, 0)
+
+    @property
+    def parse_answer(self) -> AnswerParser:
+        if self.kind == "chat":
+            return self.dialect.parse_chat
+        return self.dialect.parse_completion
 
     @property
     def parse_event(self) -> EventParser:
@@ -178,15 +184,12 @@ class ChatService:
         self.board.touch(model.name)
         status, result = 500, None
         try:
-            body, headers = await self.coldstarts.run(
-                model, lambda hold: self.client.send(model, prepared.dialect, prepared.call, hold)
+            result = await self.coldstarts.run(
+                model,
+                lambda hold: self.client.complete(
+                    model, prepared.dialect, prepared.call, hold, prepared.parse_answer
+                ),
             )
-            parse = (
-                prepared.dialect.parse_chat
-                if prepared.kind == "chat"
-                else prepared.dialect.parse_completion
-            )
-            result = parse(body, headers)
             self.note(model, None)
             status = 200
         except HfgateError as exc:

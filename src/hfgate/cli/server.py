@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 
 import typer
 import uvicorn
@@ -35,11 +37,13 @@ def serve(
     accepting, and lets in-flight streams finish (HFGATE_SHUTDOWN_GRACE seconds at most).
     """
     settings = Settings.from_env()
-    if workers > 1:
-        # Before anything imports prometheus_client: workers then share their metrics.
-        os.environ.setdefault(
-            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="hfgate-metrics-")
-        )
+    with _shared_metrics(workers):
+        _serve(settings, host, port, workers, log_level, access_log)
+
+
+def _serve(
+    settings: Settings, host: str, port: int, workers: int, log_level: str, access_log: bool
+) -> None:
     asyncio.run(_prepare(settings))
     typer.echo(
         f"hfgate on http://{host}:{port}  (data: {_where(settings)}, workers: {workers})", err=True
@@ -58,6 +62,21 @@ def serve(
         uvicorn.Server(config).run()
         return
     Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+@contextlib.contextmanager
+def _shared_metrics(workers: int) -> Iterator[None]:
+    """With several workers, each writes its metrics to one folder that a scrape of any of them
+    sums (set before the workers import prometheus_client); removed when serve ends."""
+    if workers == 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="hfgate-metrics-") as folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 async def _prepare(settings: Settings) -> None:

@@ -17,10 +17,11 @@ import orjson
 from hfgate import metrics
 from hfgate.catalog import ServedModel
 from hfgate.errors import HfgateError, UpstreamProtocolError, UpstreamUnreachable
-from hfgate.upstream.base import Call, Delta, Dialect
+from hfgate.upstream.base import Call, Completion, Delta, Dialect
 from hfgate.upstream.transport import Transport
 
 EventParser = Callable[[bytes], Delta | None]
+AnswerParser = Callable[[Any, Mapping[str, str]], Completion]
 DONE = b"[DONE]"
 MAX_EVENT_BYTES = 1 << 20  # one SSE line; TGI's largest (with details) is a few KB
 
@@ -76,11 +77,10 @@ class UpstreamStream:
                 return deltas, DONE
             try:
                 delta = self._parse(data)
-            except orjson.JSONDecodeError:
-                message = f"{self._host} sent a stream event that is not JSON"
-                return deltas, UpstreamProtocolError(message)
             except HfgateError as exc:  # the engine's own error event
                 return deltas, exc
+            except UNREADABLE as exc:
+                return deltas, unreadable(self._host, "a stream event", exc)
             if delta is not None:
                 deltas.append(delta)
         return deltas, None
@@ -97,8 +97,9 @@ class UpstreamStream:
 
     def close(self) -> None:
         """Drop the connection (which cancels the generation if it is still running)."""
-        if not self._response.closed:
+        if self._opened:  # once (aiohttp marks a response read to its end closed already)
             metrics.observe_upstream(self._model, time.perf_counter() - self._opened)
+            self._opened = 0.0
         self._response.close()
 
 
@@ -122,6 +123,17 @@ class SSELines:
         """What is left when the stream ends: a last line without its newline."""
         tail, self._tail = self._tail, b""
         return [tail] if tail else []
+
+
+# What a dialect's parser raises on a body or event of the wrong shape (a list where an
+# object belongs, a string for a number, …): the upstream's fault, reported as such.
+UNREADABLE = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+
+
+def unreadable(host: str, what: str, exc: Exception) -> UpstreamProtocolError:
+    if isinstance(exc, orjson.JSONDecodeError):
+        return UpstreamProtocolError(f"{host} sent {what} that is not JSON")
+    return UpstreamProtocolError(f"{host} sent {what} that is not in its engine's format")
 
 
 def sse_data(line: bytes) -> bytes | None:
@@ -172,8 +184,18 @@ class EndpointClient:
         metrics.observe_upstream(model.name, time.perf_counter() - started)
         try:
             return orjson.loads(body), response.headers
-        except orjson.JSONDecodeError:
-            raise UpstreamProtocolError(f"{host} answered with a body that is not JSON") from None
+        except orjson.JSONDecodeError as exc:
+            raise unreadable(host, "an answer", exc) from None
+
+    async def complete(
+        self, model: ServedModel, dialect: Dialect, call: Call, hold: float, parse: AnswerParser
+    ) -> Completion:
+        """A non-streaming call, parsed by the dialect."""
+        body, headers = await self.send(model, dialect, call, hold)
+        try:
+            return parse(body, headers)
+        except UNREADABLE as exc:
+            raise unreadable(_host(model), "an answer", exc) from None
 
     async def open_stream(
         self, model: ServedModel, dialect: Dialect, call: Call, hold: float, parse: EventParser

@@ -250,7 +250,7 @@ def generate_body(prompt: str, sampling: Sampling, max_tokens: int | None) -> di
 
 
 def openai_usage(usage: Any) -> Usage | None:
-    if not isinstance(usage, Mapping):
+    if not isinstance(usage, dict):  # not Mapping: an ABC check costs per token
         return None
     return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
 
@@ -289,7 +289,7 @@ def parse_openai_event(data: bytes) -> Delta | None:
 
 
 def _generate_usage(details: Any) -> Usage:
-    details = details if isinstance(details, Mapping) else {}
+    details = details if isinstance(details, dict) else {}
     return Usage(int(details.get("input_length") or 0), int(details.get("generated_tokens") or 0))
 
 
