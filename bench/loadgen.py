@@ -6,16 +6,18 @@ every phase starts from a clean interpreter. It can also be run by hand::
 
     echo '{"kind": "latency", "targets": [...], ...}' | python bench/loadgen.py
 
-Spec fields: ``kind`` (``latency`` | ``throughput`` | ``ttft`` | ``streams``), ``client``
-(``aiohttp`` | ``httpx``), ``pool`` (the client's connection limit; default: one per
-concurrent request), ``targets`` (``[{"name", "url", "token"}]``), ``body`` (the JSON request),
-and ``count``/``warmup`` (latency, ttft: concurrency 1, requests alternating between targets)
-or ``concurrency``/``duration``/``ramp``/``slices``/``pids`` (throughput, streams: the
-duration is cut into ``slices`` windows per target, alternating between targets, each after
-its own ramp; CPU time of the ``pids`` — ``{"name": pid}`` — and of the machine is read at
-each window's edges). Non-streaming phases also take ``method`` (default POST; no ``body``
-sends none) and ``expect`` (a string every good answer contains; default
-``"finish_reason"``).
+Spec fields: ``kind`` (``latency`` | ``throughput`` | ``ttft`` | ``streams`` | ``idle``),
+``client`` (``aiohttp`` | ``httpx``), ``pool`` (the client's connection limit; default: one per
+concurrent request), ``timeout`` (seconds per request; default 60), ``targets``
+(``[{"name", "url", "token"}]``), ``body`` (the JSON request), and ``count``/``warmup``
+(latency, ttft: concurrency 1, requests alternating between targets) or
+``concurrency``/``duration``/``ramp``/``slices``/``pids`` (throughput, streams: the duration is
+cut into ``slices`` windows per target, alternating between targets, each after its own ramp;
+CPU time of the ``pids`` — ``{"name": pid or [pids]}``, a list being a process tree, summed —
+and of the machine is read at each window's edges). Non-streaming phases also take ``method``
+(default POST; no ``body`` sends none) and ``expect`` (a string every good answer contains;
+default ``"finish_reason"``). ``idle`` (many streams held open at once, and the server's memory
+meanwhile) is described in ``bench/loadgen_idle.py``.
 
 Every phase is bounded: a fixed count, or a fixed window after which no new request starts;
 requests have a timeout, and the process exits when the phase is done.
@@ -35,227 +37,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REQUEST_TIMEOUT = 60.0
-CONTENT = b'"content":"'
-DONE = b"data: [DONE]"
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None for no samples."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def summary_ms(seconds: list[float]) -> dict[str, float | int | None]:
-    ms = [s * 1000 for s in seconds]
-    return {
-        "n": len(ms),
-        "p50_ms": percentile(ms, 50),
-        "p90_ms": percentile(ms, 90),
-        "p99_ms": percentile(ms, 99),
-        "mean_ms": sum(ms) / len(ms) if ms else None,
-        "max_ms": max(ms) if ms else None,
-    }
-
-
-# -- clients ------------------------------------------------------------------------------------
-# A client exposes two coroutines: ``call(method, url, headers, body) -> (status, body)`` and
-# ``stream(url, headers, body, on_first_token) -> (status, tokens, complete)``.
-
-
-@dataclass
-class StreamResult:
-    status: int
-    tokens: int = 0
-    complete: bool = False
-
-
-class SSECounter:
-    """Counts content-bearing SSE events (``"content":"<non-empty>"``) and sees ``[DONE]``.
-
-    Works on raw chunks: complete events are split on the blank line, the remainder is kept.
-    """
-
-    __slots__ = ("buffer", "done", "tokens")
-
-    def __init__(self) -> None:
-        self.buffer = b""
-        self.tokens = 0
-        self.done = False
-
-    def feed(self, chunk: bytes) -> int:
-        data = self.buffer + chunk if self.buffer else chunk
-        events = data.split(b"\n\n")
-        self.buffer = events.pop()
-        new = 0
-        for event in events:
-            i = event.find(CONTENT)
-            if i >= 0 and event[i + 11 : i + 12] != b'"':
-                new += 1
-            elif event.startswith(DONE):
-                self.done = True
-        self.tokens += new
-        return new
-
-
-class AiohttpClient:
-    name = "aiohttp"
-
-    def __init__(self, concurrency: int, pool: int | None = None) -> None:
-        import aiohttp
-
-        self._aiohttp = aiohttp
-        connector = aiohttp.TCPConnector(limit=pool or 0, ttl_dns_cache=None)
-        self.session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
-            skip_auto_headers=("User-Agent", "Accept-Encoding"),
-            auto_decompress=False,
-        )
-
-    async def call(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
-    ) -> tuple[int, bytes]:
-        async with self.session.request(method, url, data=body, headers=headers) as response:
-            return response.status, await response.read()
-
-    async def stream(
-        self,
-        url: str,
-        headers: dict[str, str],
-        body: bytes,
-        on_tokens: Callable[[int], None],
-    ) -> StreamResult:
-        async with self.session.post(url, data=body, headers=headers) as response:
-            result = StreamResult(response.status)
-            if response.status != 200:
-                await response.read()
-                return result
-            counter = SSECounter()
-            async for chunk in response.content.iter_any():
-                new = counter.feed(chunk)
-                if new:
-                    on_tokens(new)
-            result.tokens, result.complete = counter.tokens, counter.done
-            return result
-
-    async def close(self) -> None:
-        await self.session.close()
-
-
-class HttpxClient:
-    name = "httpx"
-
-    def __init__(self, concurrency: int, pool: int | None = None) -> None:
-        import httpx
-
-        # One connection per in-flight request by default, as aiohttp's unlimited pool does.
-        size = pool or concurrency
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        self.client = httpx.AsyncClient(limits=limits, timeout=REQUEST_TIMEOUT)
-
-    async def call(
-        self, method: str, url: str, headers: dict[str, str], body: bytes | None
-    ) -> tuple[int, bytes]:
-        response = await self.client.request(method, url, content=body, headers=headers)
-        return response.status_code, response.content
-
-    async def stream(
-        self,
-        url: str,
-        headers: dict[str, str],
-        body: bytes,
-        on_tokens: Callable[[int], None],
-    ) -> StreamResult:
-        async with self.client.stream("POST", url, content=body, headers=headers) as response:
-            result = StreamResult(response.status_code)
-            if response.status_code != 200:
-                await response.aread()
-                return result
-            counter = SSECounter()
-            async for chunk in response.aiter_raw():
-                new = counter.feed(chunk)
-                if new:
-                    on_tokens(new)
-            result.tokens, result.complete = counter.tokens, counter.done
-            return result
-
-    async def close(self) -> None:
-        await self.client.aclose()
-
-
-CLIENTS = {"aiohttp": AiohttpClient, "httpx": HttpxClient}
-
-
-# -- phases -------------------------------------------------------------------------------------
-
-
-@dataclass
-class Target:
-    name: str
-    url: str
-    headers: dict[str, str]
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> Target:
-        headers = {
-            "Authorization": f"Bearer {spec['token']}",
-            "Content-Type": "application/json",
-        }
-        return cls(spec["name"], spec["url"], headers)
-
-
-@dataclass
-class Tally:
-    ok: int = 0
-    errors: int = 0
-    error_kinds: dict[str, int] = field(default_factory=dict)
-
-    def fail(self, kind: str) -> None:
-        self.errors += 1
-        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request, encoded once: method, body bytes, and what a good answer contains."""
-
-    method: str
-    body: bytes | None
-    expect: bytes
-
-    @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> Call:
-        body = spec.get("body")
-        return cls(
-            spec.get("method", "POST"),
-            json.dumps(body).encode() if body is not None else None,
-            spec.get("expect", '"finish_reason"').encode(),
-        )
-
-
-async def one_call(client: Any, target: Target, call: Call, tally: Tally) -> bool:
-    try:
-        status, reply = await client.call(call.method, target.url, target.headers, call.body)
-    except Exception as exc:
-        tally.fail(type(exc).__name__)
-        return False
-    if status != 200:
-        tally.fail(f"HTTP {status}")
-        return False
-    if call.expect not in reply:
-        tally.fail("incomplete body")
-        return False
-    tally.ok += 1
-    return True
+from loadgen_clients import (
+    CLIENTS,
+    Call,
+    Tally,
+    Target,
+    cpu_seconds,
+    one_call,
+    percentile,
+    summary_ms,
+)
+from loadgen_idle import idle
 
 
 async def latency(client: Any, spec: dict[str, Any], targets: list[Target]) -> dict[str, Any]:
@@ -290,13 +82,19 @@ async def latency(client: Any, spec: dict[str, Any], targets: list[Target]) -> d
 class Meter:
     """CPU seconds of this process, of the servers (by pid) and of the whole machine."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
+    def __init__(self, pids: dict[str, int | list[int]]) -> None:
+        self.pids = {name: p if isinstance(p, list) else [p] for name, p in pids.items()}
         self.tick = os.sysconf("SC_CLK_TCK")
 
-    def _proc(self, pid: int) -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / self.tick
+    def _proc(self, pids: list[int]) -> float:
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # a worker that is gone
+                continue
+            total += int(fields[11]) + int(fields[12])
+        return total / self.tick
 
     def _machine(self) -> float:
         with open("/proc/stat") as stat:
@@ -305,7 +103,7 @@ class Meter:
         return (user + nice + system + irq + softirq + steal) / self.tick
 
     def read(self) -> dict[str, float]:
-        marks = {name: self._proc(pid) for name, pid in self.pids.items()}
+        marks = {name: self._proc(pids) for name, pids in self.pids.items()}
         marks["client"] = cpu_seconds()
         marks["machine"] = self._machine()
         marks["wall"] = time.perf_counter()
@@ -336,6 +134,7 @@ class Window:
     streams: int = 0
     latencies: list[float] = field(default_factory=list)
     per_stream: list[int] = field(default_factory=list)
+    cut: int = 0  # streams still running ``drain`` s after the window: cancelled, not counted
     cpu: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -471,8 +270,21 @@ async def ttft(client: Any, spec: dict[str, Any], targets: list[Target]) -> dict
     }
 
 
+async def finish(tasks: list[asyncio.Task[None]], timeout: float) -> int:
+    """Wait for the tasks at most ``timeout`` s, then cancel the rest; returns how many."""
+    _, pending = await asyncio.wait(tasks, timeout=max(0.0, timeout))
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    return len(pending)
+
+
 async def streams(client: Any, spec: dict[str, Any], targets: list[Target]) -> dict[str, Any]:
-    """``concurrency`` streams open at all times; tokens received inside the windows count."""
+    """``concurrency`` streams open at all times; tokens received inside the windows count.
+
+    Streams still running ``drain`` seconds (default 5) after a window are cancelled (a slow
+    gateway would otherwise hold the next window back for as long as its streams last).
+    """
     body = json.dumps(spec["body"]).encode()
     concurrency = spec["concurrency"]
     clock = time.perf_counter
@@ -501,7 +313,8 @@ async def streams(client: Any, spec: dict[str, Any], targets: list[Target]) -> d
                     if begin <= clock() < end:
                         window.streams += 1
 
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        tasks = [asyncio.create_task(worker(i)) for i in range(concurrency)]
+        window.cut += await finish(tasks, end + spec.get("drain", 5.0) - clock())
 
     windows = await sliced(spec, targets, run_window)
     return {
@@ -514,6 +327,7 @@ async def streams(client: Any, spec: dict[str, Any], targets: list[Target]) -> d
                 "tokens_per_s": w.counted / w.seconds,
                 "streams_completed": w.streams,
                 "streams_per_s": w.streams / w.seconds,
+                "streams_cut_after_window": w.cut,
                 "tokens_per_stream": percentile([float(n) for n in w.per_stream], 50),
                 "ok": w.tally.ok,
                 "errors": w.tally.errors,
@@ -530,12 +344,14 @@ PHASES: dict[str, Callable[[Any, dict[str, Any], list[Target]], Awaitable[dict[s
     "throughput": throughput,
     "ttft": ttft,
     "streams": streams,
+    "idle": idle,
 }
 
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     targets = [Target.from_spec(t) for t in spec["targets"]]
-    client = CLIENTS[spec.get("client", "aiohttp")](spec.get("concurrency", 1), spec.get("pool"))
+    kind = CLIENTS[spec.get("client", "aiohttp")]
+    client = kind(spec.get("concurrency", 1), spec.get("pool"), spec.get("timeout", 60.0))
     try:
         gc.collect()
         gc.freeze()  # the long-lived objects made so far are never scanned again
@@ -545,7 +361,15 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     return {"kind": spec["kind"], "client": client.name, "pool": spec.get("pool")} | result
 
 
+def raise_nofile() -> None:
+    """Thousands of sockets in the ``idle`` phase: the soft fd limit up to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def main() -> None:
+    raise_nofile()
     spec = json.loads(sys.stdin.read())
     try:
         import uvloop

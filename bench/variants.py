@@ -44,19 +44,9 @@ from typing import Any
 import httpx
 
 # bench/ is not a package: run as a script, its directory is on sys.path.
-from run import (
-    ADMIN_KEY,
-    HOST,
-    LOADGEN,
-    MODEL,
-    SIM_TOKEN,
-    Processes,
-    clean_env,
-    free_port,
-    request_body,
-    sim_argv,
-    wait_http,
-)
+from common import ADMIN_KEY, HOST, LOADGEN, MODEL, SIM_TOKEN, request_body
+from peers import free_port, sim_argv
+from procs import Processes, clean_env, wait_http
 
 PATCHES = ("keycache", "notel")
 OPTIONS = ("accesslog", "lean", "coalesce")
