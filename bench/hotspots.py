@@ -52,7 +52,8 @@ BUCKETS = (
         ("EndpointClient.", "upstream/transport.py", "UpstreamStream.", "site-packages/aiohttp/"),
     ),
     ("cold-start guard (its own overhead)", ("chat/coldstart.py",)),
-    ("disconnect watcher (its own overhead)", ("api/disconnect.py",)),
+    # The work runs inside cancel_on_disconnect's frame: only the watcher task is its overhead.
+    ("disconnect watcher (its own overhead)", ("cancel_on_disconnect.<locals>.watch",)),
     ("access log (uvicorn, logging)", ("uvicorn/logging.py", "logging/__init__.py")),
     ("metrics (prometheus_client)", ("hfgate/metrics.py", "prometheus_client/")),
     ("auth + rate limit (cached)", ("api/deps.py:", "auth/")),

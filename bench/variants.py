@@ -1,6 +1,6 @@
 """A/B the gateway against *patched* copies of itself: the evidence behind RESULTS.md's estimates.
 
-    .venv/bin/python bench/variants.py base,keycache,lean,all [--streams] [--duration 24]
+    .venv/bin/python bench/variants.py base,accesslog,base#2 [--streams] [--duration 24]
 
 Starts one simulator and one ``hfgate`` gateway per variant (each its own process, own
 ``HFGATE_HOME``, own free port, the simulator registered through the API), then measures them
@@ -12,19 +12,14 @@ A variant is the current ``src`` with a proposed change applied by monkeypatchin
 (``src`` is never edited). Each patch is the smallest stand-in for a suggestion in
 RESULTS.md, not its implementation; drop a variant once the real change has landed.
 
-* ``base``: the gateway as ``hfgate serve`` runs it (access log off, its default since
-  c64da91; the literal-host SSRF verdicts are remembered since then too).
+* ``base``: the gateway as ``hfgate serve`` runs it.
 * ``accesslog``: uvicorn's access log on (``hfgate serve --access-log``), to price it.
-* ``keycache``: API keys never expire from the cache (stand-in for a single-flight,
-  stale-while-revalidate key cache without a commit on the request path).
-* ``notel``: FastAPI's native OpenTelemetry hook off (its ``enabled()`` check runs per request).
-* ``coalesce``: a stream's SSE chunks that are ready together are written together (one
-  ``send`` and one socket write instead of one per token), by wrapping the relay in a
-  pump task + queue that the response drains.
-* ``lean``: ``POST /v1/chat/completions`` dispatched by a bare ASGI function in front of
-  FastAPI (auth, body, handler called directly: no middleware stack, routing, dependency
-  solving); everything else still goes to FastAPI.
-* ``all``: ``keycache`` and ``notel``; combine with ``+``: ``all+lean``, ``coalesce+lean``.
+
+The variants measured here before (a never-expiring key cache, FastAPI's telemetry hook off,
+a lean route for the generation endpoints, coalesced stream writes) have all landed in
+``src`` (the single-flight key cache, ``hfgate.api.fastlane``, chunk-at-a-time stream
+reading), so they are gone; RESULTS.md keeps their figures. To try a new idea, add a name to
+``PATCHES`` and its monkeypatch to ``serve``.
 
 Run ``base`` twice (``base,base#2,…``): the gap between the two copies is the noise floor of
 that run, and a difference smaller than it is not a finding.
@@ -48,8 +43,8 @@ from common import ADMIN_KEY, HOST, LOADGEN, MODEL, SIM_TOKEN, request_body
 from peers import free_port, sim_argv
 from procs import Processes, clean_env, wait_http
 
-PATCHES = ("keycache", "notel")
-OPTIONS = ("accesslog", "lean", "coalesce")
+PATCHES: tuple[str, ...] = ()  # monkeypatched at start-up; "all" applies every one
+OPTIONS = ("accesslog",)
 
 
 def wanted(variant: str) -> set[str]:
@@ -65,17 +60,6 @@ def wanted(variant: str) -> set[str]:
 
 def serve(port: int, variant: str) -> None:
     parts = wanted(variant)
-    if "keycache" in parts:
-        import hfgate.auth.keys as keys
-
-        keys.CACHE_SECONDS = 1e9  # type: ignore[misc]
-    if "notel" in parts:
-        import fastapi.telemetry._asgi as telemetry
-
-        telemetry.NativeTelemetry.enabled = lambda self: False  # type: ignore[method-assign]
-    if "coalesce" in parts:
-        _patch_coalesce()
-
     import uvicorn
 
     from hfgate._server import uvicorn_config
@@ -83,78 +67,8 @@ def serve(port: int, variant: str) -> None:
     from hfgate.settings import Settings
 
     app: Any = create_app(Settings.from_env())
-    if "lean" in parts:
-        app = _lean(app)
     config = uvicorn_config(app, HOST, port, log_level="info", access_log="accesslog" in parts)
     uvicorn.Server(config).run()
-
-
-def _patch_coalesce() -> None:
-    import asyncio
-
-    from hfgate.api.routes import openai
-
-    original = openai.primed
-    end = object()
-
-    async def coalesced(chunks: Any) -> Any:
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-
-        async def pump() -> None:
-            try:
-                async for chunk in chunks:
-                    queue.put_nowait(chunk)
-            finally:
-                queue.put_nowait(end)
-
-        task = asyncio.create_task(pump())
-        try:
-            while True:
-                parts = [await queue.get()]
-                while not queue.empty():
-                    parts.append(queue.get_nowait())
-                done = parts[-1] is end
-                if done:
-                    parts.pop()
-                if parts:
-                    yield b"".join(parts)
-                if done:
-                    return
-        finally:
-            task.cancel()
-
-    async def primed(stream: Any) -> Any:
-        return coalesced(await original(stream))
-
-    openai.primed = primed  # type: ignore[assignment]
-
-
-def _lean(fastapi_app: Any) -> Any:
-    from starlette.requests import Request
-
-    from hfgate.api.bodies import json_body
-    from hfgate.api.deps import generation_caller
-    from hfgate.api.routes.openai import chat_response
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if (
-            scope["type"] == "http"
-            and scope["method"] == "POST"
-            and scope["path"] == "/v1/chat/completions"
-        ):
-            # Happy path only: a real fast path keeps an error boundary and the body limit.
-            scope["app"] = fastapi_app
-            request = Request(scope, receive, send)
-            principal = await generation_caller(request)
-            response = await chat_response(request, principal, await json_body(request))
-            await response(scope, receive, send)
-            return
-        await fastapi_app(scope, receive, send)
-
-    return app
-
-
-# -- the comparison -----------------------------------------------------------------------------
 
 
 def compare(variants: list[str], streams: bool, duration: float, slices: int) -> None:
