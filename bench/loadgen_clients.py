@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import resource
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +84,18 @@ class SSECounter:
         return new
 
 
+async def counted(
+    status: int, chunks: AsyncIterator[bytes], on_tokens: Callable[[int], None]
+) -> StreamResult:
+    """Read a 200 stream to its end, reporting tokens as they arrive."""
+    result, counter = StreamResult(status), SSECounter()
+    async for chunk in chunks:
+        if new := counter.feed(chunk):
+            on_tokens(new)
+    result.tokens, result.complete = counter.tokens, counter.done
+    return result
+
+
 class AiohttpClient:
     name = "aiohttp"
 
@@ -115,17 +127,10 @@ class AiohttpClient:
         on_tokens: Callable[[int], None],
     ) -> StreamResult:
         async with self.session.post(url, data=body, headers=headers) as response:
-            result = StreamResult(response.status)
             if response.status != 200:
                 await response.read()
-                return result
-            counter = SSECounter()
-            async for chunk in response.content.iter_any():
-                new = counter.feed(chunk)
-                if new:
-                    on_tokens(new)
-            result.tokens, result.complete = counter.tokens, counter.done
-            return result
+                return StreamResult(response.status)
+            return await counted(response.status, response.content.iter_any(), on_tokens)
 
     async def close(self) -> None:
         await self.session.close()
@@ -158,17 +163,10 @@ class HttpxClient:
         on_tokens: Callable[[int], None],
     ) -> StreamResult:
         async with self.client.stream("POST", url, content=body, headers=headers) as response:
-            result = StreamResult(response.status_code)
             if response.status_code != 200:
                 await response.aread()
-                return result
-            counter = SSECounter()
-            async for chunk in response.aiter_raw():
-                new = counter.feed(chunk)
-                if new:
-                    on_tokens(new)
-            result.tokens, result.complete = counter.tokens, counter.done
-            return result
+                return StreamResult(response.status_code)
+            return await counted(response.status_code, response.aiter_raw(), on_tokens)
 
     async def close(self) -> None:
         await self.client.aclose()

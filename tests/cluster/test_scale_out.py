@@ -8,7 +8,6 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,11 +18,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.cluster.support import flush_redis, serve_env
 from tests.conftest import REDIS_HOST, REDIS_PORT, reachable
 from tests.support.peers import ADMIN_KEY, MODEL, SimHandle, running_sim
 
 from hfgate._server import free_port
-from hfgate.storage.crypto import new_key
 
 REDIS_DB = 14
 
@@ -37,12 +36,6 @@ class Process:
         return httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
         )
-
-
-def _flush_redis() -> None:
-    import redis
-
-    redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB).flushdb()
 
 
 def _wait_ready(process: Process, timeout: float = 30) -> None:
@@ -65,20 +58,11 @@ Cluster = tuple[list[Process], SimHandle]
 def cluster(fresh_postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
     if not reachable(REDIS_HOST, REDIS_PORT):
         pytest.skip(f"Redis is not reachable on {REDIS_HOST}:{REDIS_PORT}")
-    _flush_redis()
+    flush_redis(REDIS_DB)
     with running_sim() as sim:
-        env = os.environ | {
-            "HFGATE_HOME": str(tmp_path),
-            "HFGATE_DATABASE_URL": fresh_postgres_url,
-            "HFGATE_REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",
-            "HFGATE_SECRET_KEY": new_key(),
-            "HFGATE_ADMIN_KEY": ADMIN_KEY,
-            "HFGATE_OWNER_PASSWORD": "owner-password-1",
-            "HFGATE_ALLOW_HOSTS": "127.0.0.1",
-            "HFGATE_HUB_URL": sim.url,
-            "HFGATE_COLD_START_TIMEOUT": "30",
-            "HFGATE_DRAIN_SECONDS": "1",
-        }
+        env = serve_env(
+            str(tmp_path), fresh_postgres_url, REDIS_DB, sim.url, HFGATE_DRAIN_SECONDS="1"
+        )
         processes = []
         ports: set[int] = set()
         for _ in range(3):
@@ -110,7 +94,7 @@ def cluster(fresh_postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
             for process in processes:
                 process.popen.kill()
                 process.popen.wait(10)
-            _flush_redis()
+            flush_redis(REDIS_DB)
 
 
 def _chat(process: Process, key: str = ADMIN_KEY, content: str = "hello") -> httpx.Response:

@@ -27,11 +27,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from tests.chat.support import expected_chat
+from tests.cluster.support import flush_redis, serve_env
 from tests.conftest import REDIS_HOST, REDIS_PORT, reachable
 from tests.support.peers import ADMIN_KEY, MODEL, SimHandle, running_sim
 
 from hfgate._server import free_port
-from hfgate.storage.crypto import new_key
 
 REDIS_DB = 13  # test_scale_out uses 14, test_rate_limits 15
 DRAIN_SECONDS = 1.5
@@ -56,12 +56,6 @@ class Served:
 
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
-
-
-def _flush_redis() -> None:
-    import redis
-
-    redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB).flushdb()
 
 
 def _children(pid: int) -> list[int]:
@@ -113,21 +107,16 @@ def _wait_serving(served: Served, timeout: float = 60) -> None:
 def served(fresh_postgres_url: str, tmp_path: Path) -> Iterator[Served]:
     if not reachable(REDIS_HOST, REDIS_PORT):
         pytest.skip(f"Redis is not reachable on {REDIS_HOST}:{REDIS_PORT}")
-    _flush_redis()
+    flush_redis(REDIS_DB)
     with running_sim() as sim:
-        env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"} | {
-            "HFGATE_HOME": str(tmp_path / "home"),
-            "HFGATE_DATABASE_URL": fresh_postgres_url,
-            "HFGATE_REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}",
-            "HFGATE_SECRET_KEY": new_key(),
-            "HFGATE_ADMIN_KEY": ADMIN_KEY,
-            "HFGATE_OWNER_PASSWORD": "owner-password-1",
-            "HFGATE_ALLOW_HOSTS": "127.0.0.1",
-            "HFGATE_HUB_URL": sim.url,
-            "HFGATE_COLD_START_TIMEOUT": "30",
-            "HFGATE_DRAIN_SECONDS": str(DRAIN_SECONDS),
-            "HFGATE_SHUTDOWN_GRACE": str(SHUTDOWN_GRACE),
-        }
+        env = serve_env(
+            str(tmp_path / "home"),
+            fresh_postgres_url,
+            REDIS_DB,
+            sim.url,
+            HFGATE_DRAIN_SECONDS=str(DRAIN_SECONDS),
+            HFGATE_SHUTDOWN_GRACE=str(SHUTDOWN_GRACE),
+        )
         port = free_port()
         command = [sys.executable, "-m", "hfgate", "serve", "--port", str(port), "--workers", "2"]
         log = tmp_path / "serve.log"
@@ -154,7 +143,7 @@ def served(fresh_postgres_url: str, tmp_path: Path) -> Iterator[Served]:
                     os.kill(pid, signal.SIGKILL)
             if served.metrics_dir is not None:
                 shutil.rmtree(served.metrics_dir, ignore_errors=True)
-            _flush_redis()
+            flush_redis(REDIS_DB)
 
 
 # -- helpers -------------------------------------------------------------------------------------
