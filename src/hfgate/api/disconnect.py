@@ -22,9 +22,10 @@ async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
     assert handler is not None
 
     async def watch() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-        handler.cancel()
+        while True:
+            if (await request.receive())["type"] == "http.disconnect":
+                handler.cancel()
+                return
 
     watcher = asyncio.create_task(watch())
     try:

@@ -134,8 +134,8 @@ class NativeService:
                     upstream = item.value
             assert upstream is not None
             async for events in _whole_events(upstream.raw_chunks()):
-                if tokens := events.count(TOKEN_KEY):  # one token per event
-                    usage.completion_tokens += tokens
+                if relayed := events.count(TOKEN_KEY):  # one token per event
+                    usage.completion_tokens += relayed
                     first = first or time.perf_counter()
                 yield events
             self.chat.note(model, None)
@@ -155,8 +155,8 @@ def generated_tokens(answer: Any) -> int:
     total = 0
     for item in answer if isinstance(answer, list) else [answer]:
         details = item.get("details") if isinstance(item, dict) else None
-        tokens = details.get("generated_tokens") if isinstance(details, dict) else None
-        total += tokens if isinstance(tokens, int) else 0
+        generated = details.get("generated_tokens") if isinstance(details, dict) else None
+        total += generated if isinstance(generated, int) else 0
     return total
 
 

@@ -7,6 +7,7 @@ SSE (``data:`` with or without the space, ``:`` keep-alives skipped, ``[DONE]`` 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -51,14 +52,16 @@ class UpstreamStream:
         """The parsed deltas, as many per batch as arrived together; ends at ``[DONE]``.
         An error event is raised after the deltas that came before it have been handed on."""
         lines = SSELines()
-        async for chunk in self.raw_chunks():
-            deltas, end = self._deltas(lines.feed(chunk))
-            if deltas:
-                yield deltas
-            if end is not None:
-                if isinstance(end, HfgateError):
-                    raise end
-                return
+        # Closed here when [DONE] comes first: left open, it would cost a finalizer task.
+        async with contextlib.aclosing(self.raw_chunks()) as chunks:
+            async for chunk in chunks:
+                deltas, end = self._deltas(lines.feed(chunk))
+                if deltas:
+                    yield deltas
+                if end is not None:
+                    if isinstance(end, HfgateError):
+                        raise end
+                    return
         deltas, end = self._deltas(lines.close())
         if deltas:
             yield deltas
