@@ -63,6 +63,10 @@ def test_tokens_are_encrypted_at_rest_and_rotation_retires_the_old_key(
     ):
         answer = api.post("/v1/chat/completions", json=chat_body(max_tokens=2))
         assert answer.status_code == 200, answer.text
+        audit = api.get("/api/audit").json()["data"]
+        assert audit[0]["action"] == "secrets.rotate"
+        assert audit[0]["target"] == "1 endpoint token(s)"
+        assert "@" in audit[0]["actor"]  # who ran it, on which host
         for path in ("/api/integrations", "/v1/models", "/api/audit"):
             listed = api.get(path)
             assert listed.status_code == 200

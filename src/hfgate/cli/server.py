@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 
@@ -113,14 +115,22 @@ def secrets_rotate() -> None:
         db = Database(settings.database_url)
         try:
             await db.migrate()
-            return await rotate_secrets(
-                db, SecretBox.from_settings(settings.secret_keys, settings.home)
-            )
+            box = SecretBox.from_settings(settings.secret_keys, settings.home)
+            return await rotate_secrets(db, box, _operator())
         finally:
             await db.close()
 
     count = asyncio.run(run())
     typer.echo(f"re-encrypted {count} endpoint token(s) with the newest key")
+
+
+def _operator() -> str:
+    """Who runs a command on the server's host, for the audit log."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
 
 
 @db_app.command("upgrade")

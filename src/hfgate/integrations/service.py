@@ -361,11 +361,14 @@ def _name_taken(name: str) -> str:
     )
 
 
-async def rotate_secrets(db: Database, box: SecretBox) -> int:
-    """Re-encrypt every stored endpoint token with the newest key; returns how many."""
+async def rotate_secrets(db: Database, box: SecretBox, operator: str) -> int:
+    """Re-encrypt every stored endpoint token with the newest key; returns how many. The
+    audit log names ``operator`` (it runs on the server's host, not through the API)."""
     async with db.session() as session:
         rows = (await session.scalars(select(Integration))).all()
         for row in rows:
             row.api_key_encrypted = box.rotate(row.api_key_encrypted)
+        target = f"{len(rows)} endpoint token(s)"
+        session.add(AuditEvent(actor=operator, action="secrets.rotate", target=target))
         await session.commit()
     return len(rows)
