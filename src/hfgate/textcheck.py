@@ -14,6 +14,11 @@ from hfgate.errors import InvalidRequest
 HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
 
+def has_hidden(text: str) -> bool:
+    """A control, format, surrogate, private-use or unassigned character anywhere in ``text``."""
+    return any(unicodedata.category(char) in HIDDEN_CATEGORIES for char in text)
+
+
 def plain_text(value: object, field: str, max_length: int) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(f"{field} must be a non-empty string", param=field)
@@ -22,7 +27,7 @@ def plain_text(value: object, field: str, max_length: int) -> str:
         raise InvalidRequest(
             f"{field} is {len(text)} characters long; the limit is {max_length}", param=field
         )
-    if any(unicodedata.category(char) in HIDDEN_CATEGORIES for char in text):
+    if has_hidden(text):
         raise InvalidRequest(
             f"{field} contains a control or invisible character (a line break, a right-to-left"
             " mark, a zero-width space…): retype it",

@@ -101,3 +101,11 @@ def test_hfgate_errors_in_the_lane_keep_their_status_and_shape(peers: Peers) -> 
     assert bad_json.json()["error"]["message"].startswith("the request body is not valid JSON")
     assert unknown.status_code == 404
     assert set(unknown.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_an_endpoint_the_app_does_not_declare_cannot_take_the_lane(app: Gateway) -> None:
+    async def undeclared(request: Any) -> Any:
+        return None
+
+    with pytest.raises(RuntimeError, match="undeclared"):
+        app.fast_lane(undeclared)

@@ -43,7 +43,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # The generation routes, by far the most called, skip FastAPI's per-request machinery.
-    app.fast_route("POST", "/v1/chat/completions", openai.chat_completions)
-    app.fast_route("POST", "/v1/completions", openai.completions)
-    app.fast_route("POST", "/tgi/{rest:path}", tgi.tgi_post)
+    app.fast_lane(openai.chat_completions, openai.completions, tgi.tgi_post)
     return app

@@ -42,7 +42,7 @@ class SessionStore:
         email = email.strip().lower()
         self._throttle(email)
         async with self._db.session() as session:
-            user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+            user = await session.scalar(select(User).where(User.email == email))
             # Same message for an unknown email and a wrong password: no account probing.
             stored = user.password_hash if user is not None else None
             if not await verify_password(stored, password) or user is None:
@@ -58,8 +58,9 @@ class SessionStore:
 
     def _throttle(self, email: str) -> None:
         """At most ``MAX_FAILURES`` wrong passwords per account and minute (per process)."""
-        recent = [t for t in self._failures.get(email, []) if t > time.monotonic() - 60]
-        self._failures[email] = recent
+        recent = [t for t in self._failures.pop(email, []) if t > time.monotonic() - 60]
+        if recent:  # an account with no recent failure keeps no entry: the map stays small
+            self._failures[email] = recent
         if len(recent) >= MAX_FAILURES:
             retry = 60 - (time.monotonic() - recent[0])
             raise RateLimited(

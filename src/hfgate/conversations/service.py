@@ -331,7 +331,8 @@ class ConversationService:
                 async for chunk in chunks:
                     if chunk == openai_format.DONE:
                         transcript.feed(chunk)
-                        saved = await self._save_answer(turn, transcript.answer())
+                        await self._save_answer(turn, transcript.answer())
+                        saved = True
                         yield chunk
                     else:
                         yield chunk
@@ -340,7 +341,8 @@ class ConversationService:
         except HfgateError as exc:  # failed before its first byte: here it is still an event
             chunk = openai_format.sse_error(exc) + openai_format.DONE
             transcript.feed(chunk)
-            saved = await self._save_answer(turn, transcript.answer())
+            await self._save_answer(turn, transcript.answer())
+            saved = True
             yield chunk
         except Exception:
             transcript.fail("internal error: see the hfgate server log")
@@ -349,13 +351,12 @@ class ConversationService:
             if not saved:
                 await self._save_answer(turn, transcript.answer())
 
-    async def _save_answer(self, turn: ChatTurn, answer: Answer) -> bool:
+    async def _save_answer(self, turn: ChatTurn, answer: Answer) -> None:
         task = asyncio.create_task(self._store_answer(turn, answer), name="save-answer")
         self._saving.add(task)
         task.add_done_callback(self._saving.discard)
         # If the relay is being cancelled this await is cancelled too; the task is not.
         await asyncio.shield(task)
-        return True
 
     async def _store_answer(self, turn: ChatTurn, answer: Answer) -> None:
         try:

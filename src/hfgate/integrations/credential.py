@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from hfgate.errors import CredentialInvalid
+from hfgate.textcheck import has_hidden
 from hfgate.upstream.netguard import (
     ALLOWLIST_HINT,
     SCHEMES,
@@ -346,7 +346,7 @@ def _string(name: str, value: Any) -> str:
         raise _Refusal(f'`{name}` is empty: write {spec.what}, e.g. "{name}": {spec.example}.')
     if value != value.strip():
         raise _Refusal(f"`{name}` has spaces or a line break pasted around it: remove them.")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in value):
+    if has_hidden(value):
         # \r\n here would split an HTTP header: refused, never stripped.
         raise _Refusal(
             f"`{name}` contains a control or invisible character, or a broken one (a line break,"

@@ -169,8 +169,10 @@ async def _body(send: Send, data: bytes) -> None:
 
 
 async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        continue  # the request body was read already: only the disconnect matters
+    # The request body was read already: only the disconnect matters.
+    while True:
+        if (await receive())["type"] == "http.disconnect":
+            return
 
 
 async def _cancel(*tasks: asyncio.Future[None]) -> None:
