@@ -166,24 +166,8 @@ class Peers:
         return self.add("litellm", proc, port, litellm_peer.key(litellm_peer.SETTINGS))
 
     def register(self, server: Server) -> None:
-        credential = {
-            "api_key": SIM_TOKEN,
-            "endpoint": self.sim_url,
-            "model_name": MODEL,
-            "context_window": 4096,
-        }
-        response = httpx.post(
-            f"{server.url}/api/integrations",
-            content=json.dumps(credential),
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-            timeout=30,
-        )
-        if response.status_code != 201:
-            raise RuntimeError(
-                f"registering the simulator in {server.name} failed:"
-                f" {response.status_code} {response.text}"
-            )
-        log(f"registered the simulator in {server.name}: {response.json()['report']['summary']}")
+        summary = register_sim(server.url, self.sim_url, server.name)
+        log(f"registered the simulator in {server.name}: {summary}")
 
     def patch_sim(self, **changes: Any) -> None:
         response = httpx.patch(f"{self.sim_url}/_sim/state", json=changes, timeout=10)
@@ -241,3 +225,24 @@ class Peers:
 
     def memory(self) -> dict[str, dict[str, Any]]:
         return {name: tree_memory(server.proc.pid) for name, server in self.servers.items()}
+
+
+def register_sim(gateway_url: str, sim_url: str, what: str) -> str:
+    """Add the simulator to an hfgate through its API, as an admin would; the report's summary."""
+    credential = {
+        "api_key": SIM_TOKEN,
+        "endpoint": sim_url,
+        "model_name": MODEL,
+        "context_window": 4096,
+    }
+    response = httpx.post(
+        f"{gateway_url}/api/integrations",
+        content=json.dumps(credential),
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+        timeout=60,
+    )
+    if response.status_code != 201:
+        raise RuntimeError(
+            f"registering the simulator in {what} failed: {response.status_code} {response.text}"
+        )
+    return str(response.json()["report"]["summary"])

@@ -39,8 +39,8 @@ from typing import Any
 import httpx
 
 # bench/ is not a package: run as a script, its directory is on sys.path.
-from common import ADMIN_KEY, HOST, LOADGEN, MODEL, SIM_TOKEN, request_body
-from peers import free_port, sim_argv
+from common import ADMIN_KEY, HOST, LOADGEN, request_body
+from peers import free_port, register_sim, sim_argv
 from procs import Processes, clean_env, wait_http
 
 PATCHES: tuple[str, ...] = ()  # monkeypatched at start-up; "all" applies every one
@@ -97,20 +97,7 @@ def compare(variants: list[str], streams: bool, duration: float, slices: int) ->
             gateway = procs.start(f"gateway-{variant}", argv, env)
             url = f"http://{HOST}:{port}"
             wait_http(f"{url}/healthz", gateway, f"gateway {variant}")
-            credential = {
-                "api_key": SIM_TOKEN,
-                "endpoint": sim_url,
-                "model_name": MODEL,
-                "context_window": 4096,
-            }
-            response = httpx.post(
-                f"{url}/api/integrations",
-                content=json.dumps(credential),
-                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-                timeout=60,
-            )
-            if response.status_code != 201:
-                raise RuntimeError(f"{variant}: registering failed: {response.text}")
+            register_sim(url, sim_url, f"gateway {variant}")
             targets.append(
                 {"name": variant, "url": f"{url}/v1/chat/completions", "token": ADMIN_KEY}
             )

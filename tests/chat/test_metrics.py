@@ -269,16 +269,21 @@ def test_a_wake_from_scale_to_zero_is_a_cold_start_with_its_duration(
     assert after("hfgate_cold_start_seconds_count", model=model) == 1
 
 
-def test_tgi_routes_are_labelled_tgi(peers: Peers) -> None:
+@pytest.mark.parametrize(("route", "tokens"), [("generate", 3), ("generate_stream", 4)])
+def test_tgi_routes_are_labelled_tgi(peers: Peers, route: str, tokens: int) -> None:
+    """Both TGI routes count as ``tgi``; a stream also reports its first token."""
     model = peers.model
     before = scrape(peers)
 
     with peers.client() as client:
-        plain = client.post(
-            f"/tgi/{model}/generate",
-            json={"inputs": "The gateway streams", "parameters": {"max_new_tokens": 3}},
+        answer = client.post(
+            f"/tgi/{model}/{route}",
+            json={"inputs": "The gateway streams", "parameters": {"max_new_tokens": tokens}},
         )
-    assert plain.status_code == 200, plain.text
+    assert answer.status_code == 200, answer.text
+    streamed = route == "generate_stream"
+    if streamed:
+        assert len(sse_payloads(answer.text)) == tokens
 
     delta = settled(
         peers,
@@ -288,32 +293,10 @@ def test_tgi_routes_are_labelled_tgi(peers: Peers) -> None:
     assert delta.labelled("hfgate_requests_total", model=model) == {
         frozenset({("model", model), ("route", "tgi"), ("code", "200")}): 1,
     }
-    assert delta("hfgate_tokens_total", model=model, kind="completion") == 3
-    assert delta("hfgate_tokens_total", model=model, kind="prompt") > 0
+    assert delta("hfgate_tokens_total", model=model, kind="completion") == tokens
     assert_histogram(delta, "hfgate_request_seconds", 1, model)
-    assert_histogram(delta, "hfgate_upstream_seconds", 1, model)
-
-
-def test_tgi_streams_are_labelled_tgi_and_report_the_first_token(peers: Peers) -> None:
-    model = peers.model
-    before = scrape(peers)
-
-    with peers.client() as client:
-        streamed = client.post(
-            f"/tgi/{model}/generate_stream",
-            json={"inputs": "The gateway streams", "parameters": {"max_new_tokens": 4}},
-        )
-    assert streamed.status_code == 200, streamed.text
-    assert len(sse_payloads(streamed.text)) == 4
-
-    delta = settled(
-        peers,
-        before,
-        lambda d: d("hfgate_requests_total", model=model, route="tgi", code="200") >= 1,
-    )
-    assert delta.labelled("hfgate_requests_total", model=model) == {
-        frozenset({("model", model), ("route", "tgi"), ("code", "200")}): 1,
-    }
-    assert delta("hfgate_tokens_total", model=model, kind="completion") == 4
-    assert_histogram(delta, "hfgate_time_to_first_token_seconds", 1, model)
-    assert_histogram(delta, "hfgate_request_seconds", 1, model)
+    if streamed:
+        assert_histogram(delta, "hfgate_time_to_first_token_seconds", 1, model)
+    else:
+        assert delta("hfgate_tokens_total", model=model, kind="prompt") > 0
+        assert_histogram(delta, "hfgate_upstream_seconds", 1, model)

@@ -3,8 +3,13 @@ machine's PostgreSQL and Redis, and Redis databases of their own."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import time
+from collections.abc import Callable
 
+import httpx
 from tests.conftest import REDIS_HOST, REDIS_PORT
 from tests.support.peers import ADMIN_KEY
 
@@ -34,3 +39,21 @@ def serve_env(
         "HFGATE_COLD_START_TIMEOUT": "30",
         **extra,
     }
+
+
+def wait_ready(
+    url: str,
+    popen: subprocess.Popen[bytes],
+    timeout: float = 30,
+    started: Callable[[], bool] = lambda: True,
+    log_tail: Callable[[], str] = lambda: "",
+) -> None:
+    """Until ``/readyz`` answers 200 (and ``started()``); fails at once if the process exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert popen.poll() is None, f"hfgate serve exited during start:\n{log_tail()}"
+        with contextlib.suppress(httpx.TransportError):
+            if started() and httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not become ready in {timeout} s:\n{log_tail()}")

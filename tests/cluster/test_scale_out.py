@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.cluster.support import flush_redis, serve_env
+from tests.cluster.support import flush_redis, serve_env, wait_ready
 from tests.conftest import REDIS_HOST, REDIS_PORT, reachable
 from tests.support.peers import ADMIN_KEY, MODEL, SimHandle, running_sim
 
@@ -36,19 +36,6 @@ class Process:
         return httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
         )
-
-
-def _wait_ready(process: Process, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.popen.poll() is None, "hfgate serve exited during start"
-        try:
-            if httpx.get(f"{process.url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{process.url} did not become ready")
 
 
 Cluster = tuple[list[Process], SimHandle]
@@ -86,7 +73,7 @@ def cluster(fresh_postgres_url: str, tmp_path: Path) -> Iterator[Cluster]:
             processes.append(Process(f"http://127.0.0.1:{port}", popen))
         try:
             for process in processes:
-                _wait_ready(process)
+                wait_ready(process.url, process.popen)
             time.sleep(0.2)
             assert all(p.popen.poll() is None for p in processes), "an hfgate serve exited"
             yield processes, sim

@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from tests.chat.support import expected_chat
-from tests.cluster.support import flush_redis, serve_env
+from tests.cluster.support import flush_redis, serve_env, wait_ready
 from tests.conftest import REDIS_HOST, REDIS_PORT, reachable
 from tests.support.peers import ADMIN_KEY, MODEL, SimHandle, running_sim
 
@@ -89,18 +89,12 @@ def _environ(pid: int) -> dict[str, str]:
 
 def _wait_serving(served: Served, timeout: float = 60) -> None:
     """Both workers have finished their startup and the port answers."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert served.popen.poll() is None, f"hfgate serve exited:\n{served.log_tail()}"
-        started = served.log.read_text(errors="replace").count("Application startup complete")
-        if started >= 2:
-            try:
-                if httpx.get(f"{served.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-        time.sleep(0.1)
-    raise AssertionError(f"two workers did not start in {timeout} s:\n{served.log_tail()}")
+
+    def both_started() -> bool:
+        log = served.log.read_text(errors="replace")
+        return log.count("Application startup complete") >= 2
+
+    wait_ready(served.url, served.popen, timeout, both_started, served.log_tail)
 
 
 @pytest.fixture
