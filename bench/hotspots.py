@@ -51,7 +51,7 @@ BUCKETS = (
         "upstream HTTP (aiohttp client)",
         ("EndpointClient.", "upstream/transport.py", "UpstreamStream.", "site-packages/aiohttp/"),
     ),
-    ("cold-start guard (its own overhead)", ("chat/coldstart.py",)),
+    ("cold-start guard (its own overhead)", ("endpoints/waking.py",)),
     # The work runs inside cancel_on_disconnect's frame: only the watcher task is its overhead.
     ("disconnect watcher (its own overhead)", ("cancel_on_disconnect.<locals>.watch",)),
     ("access log (uvicorn, logging)", ("uvicorn/logging.py", "logging/__init__.py")),

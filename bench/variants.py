@@ -63,7 +63,7 @@ def serve(port: int, variant: str) -> None:
     import uvicorn
 
     from hfgate._server import uvicorn_config
-    from hfgate.api import create_app
+    from hfgate.app import create_app
     from hfgate.settings import Settings
 
     app: Any = create_app(Settings.from_env())

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hfgate.auth.keys import Principal
 from hfgate.storage import Database
 from hfgate.storage.tables import AuditEvent, iso
+from hfgate.values.principal import Principal
 
 
 def audit_event(

@@ -13,16 +13,18 @@ from hfgate.auth.passwords import hash_password
 from hfgate.auth.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from hfgate.auth.sessions import SessionStore
 from hfgate.auth.users import UserService
-from hfgate.catalog import Catalog, StatusBoard
-from hfgate.catalog.refresher import StatusRefresher
-from hfgate.chat.coldstart import ColdStarts
+from hfgate.catalog import Catalog
+from hfgate.chat.lifecycle import Lifecycle
 from hfgate.chat.native import NativeService
 from hfgate.chat.service import ChatService
 from hfgate.chat.templates import Templates
 from hfgate.chat.tokens import TokenCounter
 from hfgate.chat.usage import UsageRecorder
-from hfgate.cluster import LocalCoordinator, RedisCoordinator, StatusSync
+from hfgate.cluster import RedisCoordinator, StatusSync
 from hfgate.conversations import ConversationService
+from hfgate.endpoints.refresher import StatusRefresher
+from hfgate.endpoints.state import StatusBoard
+from hfgate.endpoints.waking import ColdStarts, LocalCoordinator
 from hfgate.integrations.service import IntegrationService
 from hfgate.integrations.validation import Validator
 from hfgate.settings import Settings
@@ -61,15 +63,13 @@ class Services:
         self.coldstarts = ColdStarts(
             self.transport, self.board, settings.cold_start_timeout, coordinator
         )
+        self.lifecycle = Lifecycle(self.board, self.coldstarts, self.usage, self.limiter)
         self.chat = ChatService(
             self.catalog,
-            self.board,
             EndpointClient(self.transport),
-            self.coldstarts,
+            self.lifecycle,
             TokenCounter(self.transport),
             Templates(self.transport, settings.hub_url),
-            self.usage,
-            self.limiter,
         )
         self.conversations = ConversationService(self.db, self.chat)
         self.native = NativeService(self.chat)

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hfgate.storage.urls import DatabaseUrlInvalid, database_url
+
 DEFAULT_HOME = Path.home() / ".local" / "share" / "hfgate"
 MIB = 1024 * 1024
 
@@ -22,6 +24,14 @@ def _number(env: dict[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise SystemExit(f"{name}={raw!r} is not a number") from None
+
+
+def _database_url(env: dict[str, str], home: Path) -> str:
+    raw = (env.get("HFGATE_DATABASE_URL") or "").strip()
+    try:
+        return database_url(raw or f"sqlite+aiosqlite:///{home / 'hfgate.db'}")
+    except DatabaseUrlInvalid as exc:  # one line at start, like the other unusable settings
+        raise SystemExit(exc.message) from None
 
 
 @dataclass(frozen=True)
@@ -49,8 +59,7 @@ class Settings:
         home = Path(env.get("HFGATE_HOME") or DEFAULT_HOME).expanduser()
         return cls(
             home=home,
-            database_url=env.get("HFGATE_DATABASE_URL")
-            or f"sqlite+aiosqlite:///{home / 'hfgate.db'}",
+            database_url=_database_url(env, home),
             redis_url=env.get("HFGATE_REDIS_URL", ""),
             secret_keys=_split(env.get("HFGATE_SECRET_KEY")),
             allow_hosts=_split(env.get("HFGATE_ALLOW_HOSTS")),

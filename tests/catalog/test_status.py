@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from tests.support.peers import running_gateway, running_sim
 
-from hfgate.catalog.refresher import RECENT_TRAFFIC, SLOW_PROBE, should_probe, status_from_health
-from hfgate.catalog.status import ModelStatus, StatusEntry
+from hfgate.endpoints.refresher import RECENT_TRAFFIC, SLOW_PROBE, should_probe
+from hfgate.endpoints.state import ModelStatus, StatusEntry, status_from_health
 
 NOW = 1_000_000.0
 

@@ -1,9 +1,10 @@
-"""Scale-to-zero cold starts (DESIGN §3): one wake-up for many callers, keep-alives, a deadline.
+"""Scale-to-zero cold starts: one wake-up for many callers, keep-alives, a deadline.
 
 The simulator plays the Inference Endpoints proxy: scaled to zero, the first request starts one
 wake-up (``stats.wakeups``); until the replica runs, requests get an HTML 503 — unless they carry
-``X-Scale-Up-Timeout``, which holds them. The recorder in front of it sees every request the
-gateway sent, with its headers and body, so the tests can count per caller.
+``X-Scale-Up-Timeout``, which holds them (docs/protocols.md §1.2, §1.3; hfgate's side: §8).
+The recorder in front of it sees every request the gateway sent, with its headers and body, so
+the tests can count per caller.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ async def test_twenty_callers_wait_on_one_waker_and_see_waking(
     peers: Peers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With a first hold shorter than the cold start, the 503s start hfgate's waker."""
-    monkeypatch.setattr("hfgate.chat.coldstart.FIRST_HOLD", 1.0)
+    monkeypatch.setattr("hfgate.endpoints.waking.FIRST_HOLD", 1.0)
     peers.sim.patch(state="scaled_to_zero", cold_start=COLD_START + 0.5)
 
     answers, statuses, _elapsed = await _stampede(peers)
@@ -128,7 +129,7 @@ async def test_twenty_callers_wait_on_one_waker_and_see_waking(
 def test_a_stream_gets_keepalive_comments_before_the_first_token(
     peers: Peers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hfgate.chat.service.KEEPALIVE_SECONDS", 0.5)
+    monkeypatch.setattr("hfgate.chat.lifecycle.KEEPALIVE_SECONDS", 0.5)
     peers.sim.patch(state="scaled_to_zero", cold_start=COLD_START)
     messages = _caller_message(99)
 
@@ -198,7 +199,7 @@ def test_past_the_deadline_the_answer_is_503_with_retry_after(short_deadline: Pe
 def test_past_the_deadline_a_stream_ends_with_the_error_event(
     short_deadline: Peers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hfgate.chat.service.KEEPALIVE_SECONDS", 0.5)
+    monkeypatch.setattr("hfgate.chat.lifecycle.KEEPALIVE_SECONDS", 0.5)
     short_deadline.restore()
     short_deadline.sim.patch(state="scaled_to_zero", cold_start=30)
     with short_deadline.client() as client:

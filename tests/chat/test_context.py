@@ -1,4 +1,4 @@
-"""Never sending more than the context window (DESIGN §3), checked with exact token counts.
+"""Never sending more than the context window (docs/protocols.md §5), with exact token counts.
 
 The model is registered with ``context_window: 512`` in front of a 4,096-token TGI, so hfgate's
 window is the limit. Counts are computed with the simulator's tokenizer over the prompt its
@@ -286,16 +286,17 @@ def test_an_estimate_does_not_refuse_a_conversation_that_fits(peers: Peers) -> N
 
 @pytest.fixture(scope="module")
 def narrow_input(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peers]:
-    """TGI launched with ``--max-input-tokens 200 --max-total-tokens 4096`` (tgi.md §14.4)."""
+    """TGI launched with ``--max-input-tokens 200 --max-total-tokens 4096``
+    (docs/protocols.md §2.7)."""
     home = tmp_path_factory.mktemp("narrow") / "home"
     with deployment(home, max_input_tokens=200) as peers:
         yield peers
 
 
 def test_prompt_is_fitted_under_max_input_tokens_too(narrow_input: Peers) -> None:
-    """Validation keeps ``/info`` ``max_input_tokens`` "for trimming" (DESIGN §2.7), but the
-    window is taken from ``max_total_tokens`` alone: TGI then refuses the prompt with a 422
-    ("`inputs` must have less than 200 tokens"), which reaches the caller."""
+    """Validation keeps ``/info`` ``max_input_tokens`` "for trimming" (docs/protocols.md §4.2),
+    but the window is taken from ``max_total_tokens`` alone: TGI then refuses the prompt with a
+    422 ("`inputs` must have less than 200 tokens"), which reaches the caller."""
     narrow_input.restore()
     messages = conversation(12)
     assert chat_tokens(messages) > 200

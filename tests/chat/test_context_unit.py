@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from hfgate.catalog import ServedModel
 from hfgate.chat import context, tokens
 from hfgate.chat.context import fit_chat, fit_prompt, reserve_for, token_limit, turns
 from hfgate.errors import ContextLengthExceeded, EndpointColdStart
+from hfgate.values.served import ServedModel
 
 SYSTEM = {"role": "system", "content": "be brief"}
 

@@ -1,4 +1,4 @@
-"""Engines other than a current TGI with a chat template (DESIGN §2.8, §3, tgi.md §15).
+"""Engines other than a current TGI with a chat template (docs/protocols.md §2.9, §3.1, §4.2).
 
 * TGI 1.3 (no Messages API, old ``data:{…}`` framing, no ``/tokenize``): hfgate renders the
   chat template and calls ``/generate`` / ``/generate_stream``; Llama-2 models get ``[INST]``.

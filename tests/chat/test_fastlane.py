@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from hfgate.api import create_app
 from hfgate.api.fastlane import Gateway
+from hfgate.app import create_app
 from tests.chat.support import Peers
 from tests.support.peers import gateway_settings
 

@@ -241,7 +241,7 @@ def test_a_wake_from_scale_to_zero_is_a_cold_start_with_its_duration(
 ) -> None:
     """The first attempt is held for less than the cold start, so hfgate's waker takes over."""
     model = peers.model
-    monkeypatch.setattr("hfgate.chat.coldstart.FIRST_HOLD", FIRST_HOLD)
+    monkeypatch.setattr("hfgate.endpoints.waking.FIRST_HOLD", FIRST_HOLD)
     peers.sim.patch(state="scaled_to_zero", cold_start=COLD_START)
     before = scrape(peers)
 

@@ -1,4 +1,4 @@
-"""OpenAI parameters, translated into what TGI accepts (DESIGN §3, tgi.md §10.1, §14).
+"""OpenAI parameters, translated into what TGI accepts (docs/protocols.md §2.5, §2.7).
 
 The simulator validates like TGI (``top_p: 1.0`` is a 422 there), and its ``last_request`` is
 the body hfgate sent, so each test checks both the translated request and the answer.

@@ -1,4 +1,4 @@
-"""Streams that go wrong upstream, and callers that leave (DESIGN §3, tgi.md §7, §10.3-§10.4).
+"""Streams that go wrong upstream, and callers that leave (docs/protocols.md §2.4, §2.5, §8).
 
 An answer that was cut must never look complete: no ``finish_reason`` chunk, an OpenAI error
 event, then ``data: [DONE]``. A caller that leaves cancels the generation at once.
@@ -58,8 +58,8 @@ def test_error_event_mid_stream_becomes_an_openai_error_event(peers: Peers) -> N
 
 
 def test_generation_failure_mid_stream_is_reported_as_the_endpoints_fault(peers: Peers) -> None:
-    """TGI sends every in-stream error with ``http_status_code: 422`` (tgi.md §10.4), even a
-    generation failure; hfgate must not tell the caller their request was invalid."""
+    """TGI sends every in-stream error with ``http_status_code: 422`` (docs/protocols.md §2.5),
+    even a generation failure; hfgate must not tell the caller their request was invalid."""
     peers.sim.patch(stream_error_after=3)
 
     error = _assert_cut_after_three(_stream(peers))

@@ -1,8 +1,9 @@
-"""TGI-compatible routes with Hugging Face's own clients, through the gateway (DESIGN §3, §7).
+"""TGI-compatible routes with Hugging Face's own clients, through the gateway.
 
 ``huggingface_hub.InferenceClient`` and ``text_generation.AsyncClient`` are pointed at
 ``{gateway}/tgi/{model}`` with a gateway key, exactly as they would be at an endpoint. Errors on
-these routes are TGI-shaped (``{"error", "error_type"}``), which is what those clients parse.
+these routes are TGI-shaped (``{"error", "error_type"}``), which is what those clients parse
+(docs/protocols.md §7).
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ async def test_text_generation_client_with_a_wrong_key(peers: Peers) -> None:
 async def test_text_generation_stream_waits_out_a_cold_start_with_keepalives(
     peers: Peers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hfgate.chat.native.KEEPALIVE_SECONDS", 0.3)
+    monkeypatch.setattr("hfgate.chat.lifecycle.KEEPALIVE_SECONDS", 0.3)
     peers.sim.patch(state="scaled_to_zero", cold_start=1.2)
     events = [r async for r in _tgi(peers).generate_stream(PROMPT, max_new_tokens=3)]
 
@@ -252,7 +253,7 @@ def test_missing_key_is_a_tgi_shaped_401(peers: Peers) -> None:
 
 def test_a_failure_before_the_stream_starts_is_a_tgi_error_event(peers: Peers) -> None:
     """TGI reports every ``/generate_stream`` failure as ``data: {"error", "error_type"}``
-    (tgi.md §13.3); the clients parse that. A paused endpoint must not cut the stream."""
+    (docs/protocols.md §2.4); the clients parse that. A paused endpoint must not cut the stream."""
     peers.sim.patch(state="paused")
     with peers.client() as client:
         answer = client.post(f"/tgi/{peers.model}/generate_stream", json={"inputs": PROMPT})

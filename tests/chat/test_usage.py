@@ -1,4 +1,4 @@
-"""Usage recorded per request, off the hot path, summed by model and by key (DESIGN §3).
+"""Usage recorded per request, off the hot path, summed by model and by key.
 
 This module has a gateway of its own, so the totals are exactly this module's requests.
 Records are written in batches (every 0.5 s), so the summary is polled.

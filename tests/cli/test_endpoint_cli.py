@@ -1,9 +1,9 @@
 """``hfgate endpoint add|validate|list|remove`` and ``hfgate models`` against a running gateway.
 
-The commands talk to the server over HTTP (DESIGN §7: ``HFGATE_URL``, ``HFGATE_API_KEY``) and
-print the same checklist the API returns. ``endpoint add`` exits 0 when stored, 2 when stored
-as pending, 1 when refused. Most runs go through ``typer.testing.CliRunner`` in this process;
-one runs the installed ``hfgate`` script in a subprocess to prove the entry point.
+The commands talk to the server over HTTP (``HFGATE_URL``, ``HFGATE_API_KEY``: README,
+"Settings") and print the same checklist the API returns. ``endpoint add`` exits 0 when stored,
+2 when stored as pending, 1 when refused. Most runs go through ``typer.testing.CliRunner`` in
+this process; one runs the installed ``hfgate`` script in a subprocess to prove the entry point.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Several real `hfgate serve` processes sharing PostgreSQL and Redis (DESIGN §6).
+"""Several real `hfgate serve` processes sharing PostgreSQL and Redis (docs/deploy.md).
 
 Each process is a separate OS process on its own loopback port, as behind a load balancer.
 """

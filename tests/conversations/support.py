@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from hfgate.auth import KeyStore, Role
+from hfgate.auth import KeyStore
 from hfgate.storage import Database
+from hfgate.values.principal import Role
 from tests.support.peers import MODEL, Gateway
 
 T = TypeVar("T")

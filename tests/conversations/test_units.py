@@ -10,37 +10,32 @@ from typing import Any
 import pytest
 
 from hfgate.api.routes.conversations import ClosingStreamingResponse
-from hfgate.chat import openai_format
 from hfgate.conversations import export
 from hfgate.conversations.service import Transcript, _wire, make_title
 from hfgate.errors import UpstreamProtocolError
 from hfgate.storage.tables import Message
-
-
-def _chunk(content: str) -> bytes:
-    return openai_format.sse({"choices": [{"index": 0, "delta": {"content": content}}]})
+from hfgate.values.events import Done, Error, TextDelta, Usage, Waiting
 
 
 def test_transcript_reads_text_usage_and_the_end() -> None:
     transcript = Transcript()
-    transcript.feed(b": waking the endpoint\xe2\x80\xa6 12 s\n\n")
-    transcript.feed(_chunk("Hello") + _chunk(", world"))  # two events in one chunk
-    transcript.feed(openai_format.sse({"choices": [], "usage": {"prompt_tokens": 3}}))
-    assert transcript.answer().status == "interrupted", "no [DONE] yet"
-    transcript.feed(openai_format.DONE)
+    transcript.feed([Waiting("waking", 12.0)])
+    transcript.feed([TextDelta("Hello"), TextDelta(", world")])  # two events in one batch
+    transcript.feed([Usage(prompt_tokens=3)])
+    assert transcript.answer().status == "interrupted", "no Done yet"
+    transcript.feed([Done("stop")])
     answer = transcript.answer()
     assert (answer.text, answer.status, answer.error) == ("Hello, world", "complete", None)
-    assert answer.usage == {"prompt_tokens": 3}
+    assert answer.usage == Usage(prompt_tokens=3)
 
 
 def test_transcript_keeps_the_error_and_the_partial_text() -> None:
     transcript = Transcript()
-    transcript.feed(_chunk("par"))
-    transcript.feed(openai_format.sse_error(UpstreamProtocolError("the endpoint broke")))
-    transcript.feed(openai_format.DONE)
-    transcript.feed(b"data: {not json}\n\n")
+    transcript.feed([TextDelta("par")])
+    transcript.feed([Error(UpstreamProtocolError("the endpoint broke")), Usage(3, 1)])
     answer = transcript.answer()
     assert (answer.text, answer.status, answer.error) == ("par", "error", "the endpoint broke")
+    assert answer.error_code == "upstream_protocol_error" and answer.usage is None
 
 
 @pytest.mark.parametrize(

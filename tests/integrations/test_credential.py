@@ -1,4 +1,5 @@
-"""Parsing the pasted credential: every rule of DESIGN §1, one exact field and message each."""
+"""Parsing the pasted credential: every rule of docs/protocols.md §4.1, one exact field and
+message each."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """``/api/integrations`` beyond the checklist: 400s, names, PATCH, DELETE, revalidate, and who may.
 
-DESIGN §7: 400 for an unparseable or invalid credential (with every problem, nothing stored,
-the endpoint not even contacted); 409 for a model name already served, and ``"name"`` to serve
-the same model from two endpoints; PATCH renames, rotates the token (re-validated first: a bad
-new token changes nothing) and changes the context window within the endpoint's limit; DELETE
-removes the model from every list at once. Only admins manage integrations; members list models.
+As docs/protocols.md §8 says: 400 for an unparseable or invalid credential (with every problem,
+nothing stored, the endpoint not even contacted); 409 for a model name already served, and
+``"name"`` to serve the same model from two endpoints; PATCH renames, rotates the token
+(re-validated first: a bad new token changes nothing) and changes the context window within the
+endpoint's limit; DELETE removes the model from every list at once. Only admins manage
+integrations; members list models.
 
 One simulator and one gateway serve the module; each test starts with no integration and the
 simulator at its base config.
@@ -21,9 +22,10 @@ import httpx
 import pytest
 from tests.support.peers import MODEL, SIM_TOKEN, Gateway, SimHandle, running_gateway, running_sim
 
-from hfgate.auth import KeyStore, Role
+from hfgate.auth import KeyStore
 from hfgate.sim import SimConfig
 from hfgate.storage import Database
+from hfgate.values.principal import Role
 
 BASE_SIM = SimConfig(token=SIM_TOKEN).to_dict()
 MEMBER_KEY = "hfg_test_member_key_0123456789abcdefghijklmn"

@@ -1,9 +1,10 @@
-"""Pending integrations (DESIGN §2 item 3, §7): stored while the endpoint sleeps, finished later.
+"""Pending integrations: stored while the endpoint sleeps, finished later.
 
 A scaled-to-zero or paused endpoint is not a failure: ``POST /api/integrations`` answers 202,
 the integration is stored as pending (listed by ``/api/models`` as ``pending``, not served by
 ``/v1/models``), and the gateway's background pass (``HFGATE_PENDING_INTERVAL=0.2`` in the
-test gateway) finishes validation once the endpoint runs. ``?wait=N`` rides out a cold start.
+test gateway) finishes validation once the endpoint runs. ``?wait=N`` rides out a cold start
+(docs/protocols.md §4.2, check 3, and §8).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import httpx
 import pytest
 from tests.support.peers import MODEL, Gateway, SimHandle, gateway_settings
 
-from hfgate.auth import Principal, Role
 from hfgate.integrations import service as integration_service
 from hfgate.services import Services
+from hfgate.values.principal import Principal, Role
 
 T = TypeVar("T")
 DEADLINE = 10.0

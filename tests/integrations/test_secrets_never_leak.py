@@ -1,4 +1,4 @@
-"""Endpoint tokens never leak (DESIGN §2, §4): not in answers, not in the database, not in logs.
+"""Endpoint tokens never leak (SECURITY.md): not in answers, not in the database, not in logs.
 
 Distinctive tokens go through every integration route — add (201, 202, 409, 422, 400), validate,
 list, get, PATCH (rotation, refused rotation, refused paste), revalidate, the model lists, DELETE

@@ -1,7 +1,7 @@
-"""Live validation (DESIGN §2) against the simulator in each of its modes, through the HTTP API.
+"""Live validation against the simulator in each of its modes, through the HTTP API.
 
-Every case drives one branch of the checklist and asserts, for both ``POST
-/api/integrations/validate`` (stores nothing) and ``POST /api/integrations`` (DESIGN §7):
+Every case drives one branch of the checklist (docs/protocols.md §4.2) and asserts, for both
+``POST /api/integrations/validate`` (stores nothing) and ``POST /api/integrations`` (§8):
 the HTTP status, the ordered ``(id, status)`` checklist, the key words of the messages that
 matter, the facts the gateway keeps, and what is (or is not) listed afterwards.
 
@@ -32,7 +32,8 @@ from tests.support.peers import (
 from hfgate._server import free_port
 from hfgate.sim import SimConfig
 
-# DESIGN §2's checklist, in order, each check exactly once ("credential" is the parse step).
+# The checklist of docs/protocols.md §4.2, in order, each check exactly once ("credential" is
+# the parse step).
 ALL_CHECKS = (
     "credential",
     "reach",
@@ -357,7 +358,7 @@ def test_validate_reports_and_stores_nothing(case: Case, sim: SimHandle, api: ht
     assert {k: report["facts"].get(k) for k in case.facts} == case.facts
     assert_nothing_stored(api)
     assert_no_generation(sim)
-    assert pairs(report) == case.checks, "each check once, in DESIGN §2 order"
+    assert pairs(report) == case.checks, "each check once, in checklist order"
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
@@ -395,7 +396,7 @@ def test_add_answers_per_design_and_lists_only_what_passed(
         assert body["error"]["message"] == report["summary"]
         assert now == {"integrations": {}, "v1": {}, "api": {}}
     assert_no_generation(sim)
-    assert pairs(report) == case.checks, "each check once, in DESIGN §2 order"
+    assert pairs(report) == case.checks, "each check once, in checklist order"
 
 
 # ---- branches that need a gateway of their own ---------------------------------------------

@@ -1,4 +1,4 @@
-"""The session-wide secret scan (DESIGN §4: secrets never appear in logs, errors or responses).
+"""The session-wide secret scan (SECURITY.md: secrets never appear in logs, errors or responses).
 
 Registered from the root conftest (``pytest_plugins = ["tests.security.plugin"]``). For the
 whole session it keeps

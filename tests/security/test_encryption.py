@@ -1,4 +1,4 @@
-"""Endpoint tokens at rest (DESIGN §2, §7): Fernet-encrypted, and rotated with
+"""Endpoint tokens at rest (SECURITY.md): Fernet-encrypted, and rotated with
 ``hfgate secrets rotate`` so the old key can be dropped."""
 
 from __future__ import annotations

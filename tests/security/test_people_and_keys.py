@@ -1,4 +1,4 @@
-"""People, roles and API keys (DESIGN §4, §7): who may do what, and what a key can reach."""
+"""People, roles and API keys (SECURITY.md): who may do what, and what a key can reach."""
 
 from __future__ import annotations
 

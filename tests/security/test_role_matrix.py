@@ -1,4 +1,4 @@
-"""Authorisation everywhere: every route of the app, every kind of caller (DESIGN §4).
+"""Authorisation everywhere: every route of the app, every kind of caller (SECURITY.md).
 
 ``ROUTES`` is the expectation table: one row per (method, path) the app serves. The first test
 enumerates ``create_app(...).routes`` and fails when a route has no row (or a row no route), so
@@ -27,7 +27,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from hfgate.api import create_app
+from hfgate.app import create_app
 from hfgate.storage import Database
 from hfgate.storage.tables import ApiKey
 from tests.security.support import (
@@ -140,7 +140,7 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/api/conversations/{conversation_id}/export"): Row(
         Kind.MEMBER, "/api/conversations/{conversation}/export"
     ),
-    # the web workspace (DESIGN §5): pages use the session cookie
+    # the web workspace: pages use the session cookie
     ("GET", "/"): Row(Kind.WEB_PUBLIC, "/"),
     ("GET", "/login"): Row(Kind.WEB_PUBLIC, "/login"),
     ("GET", "/static/{path:path}"): Row(Kind.WEB_PUBLIC, "/static/css/app.css"),

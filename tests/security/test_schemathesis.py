@@ -5,7 +5,7 @@ Every operation of ``/openapi.json`` gets a bounded number of generated requests
 
 * ``not_a_server_error``: no 5xx, ever;
 * ``response_schema_conformance``: the body matches what the schema documents for the status;
-* hfgate's own contract (DESIGN §3): every 4xx carries one OpenAI-shaped error
+* hfgate's own contract (docs/protocols.md §7, §8): every 4xx carries one OpenAI-shaped error
   ``{"error": {"message", "type", "param", "code"}}`` (TGI's ``{"error", "error_type"}`` on
   ``/tgi/…``), because the schema itself documents no error body at all.
 

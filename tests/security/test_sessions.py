@@ -1,4 +1,4 @@
-"""Browser sessions (DESIGN §4, §5): the cookie, CSRF, signing out, and the password check."""
+"""Browser sessions (SECURITY.md): the cookie, CSRF, signing out, and the password check."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SSRF (DESIGN §1, §2 item 1): what an admin pastes as ``endpoint`` cannot aim hfgate inward.
+"""SSRF (docs/protocols.md §6): what an admin pastes as ``endpoint`` cannot aim hfgate inward.
 
 * Through the API, on a gateway with an empty ``HFGATE_ALLOW_HOSTS``: every internal address in
   its usual and unusual spellings is refused with 400 before any connection, nothing stored.

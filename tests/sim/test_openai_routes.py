@@ -255,7 +255,8 @@ def test_completions_guards(sim: Sim) -> None:
 def test_models_is_a_list_object(sim: Sim, openapi: OpenAPI) -> None:
     with sim.client() as client:
         result = client.get("/v1/models").json()
-    # The spec says ModelInfo; TGI returns {"object": "list", "data": [ModelInfo]} (tgi.md §18).
+    # The spec says ModelInfo; TGI returns {"object": "list", "data": [ModelInfo]}
+    # (docs/protocols.md §2.10).
     assert result["object"] == "list" and len(result["data"]) == 1
     openapi.validate("ModelInfo", result["data"][0])
     assert result["data"][0]["owned_by"] == "meta-llama/Llama-2-7b-chat-hf"

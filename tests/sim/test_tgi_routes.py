@@ -1,4 +1,4 @@
-"""TGI's native routes, checked against tgi.md and the OpenAPI spec."""
+"""TGI's native routes, checked against docs/protocols.md §2 and tests/data/tgi-openapi.json."""
 
 from __future__ import annotations
 

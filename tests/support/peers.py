@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from hfgate._server import BackgroundServer
-from hfgate.api import create_app
+from hfgate.app import create_app
 from hfgate.settings import Settings
 from hfgate.sim import SimConfig
 from hfgate.sim import create_app as create_sim

@@ -1,5 +1,5 @@
 """The dialects, pure: request bodies built for TGI and vLLM, their answers read back, and every
-error they can send translated once (tgi.md §10-§14, hf-endpoints.md). No network here.
+error they can send translated once (docs/protocols.md §1.2, §2.5-§2.7, §3.1). No network here.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 import pytest
 
-from hfgate.chat.request import parse_chat_request, parse_completion_request
 from hfgate.errors import (
     ContextLengthExceeded,
     EndpointColdStart,
@@ -23,7 +22,9 @@ from hfgate.errors import (
     UpstreamProtocolError,
 )
 from hfgate.upstream import openai_compat, tgi
-from hfgate.upstream.base import Usage, finish_reason
+from hfgate.upstream.base import finish_reason
+from hfgate.values.events import Usage
+from hfgate.values.request import parse_chat_request, parse_completion_request
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 JSON = "application/json"
@@ -388,7 +389,8 @@ def test_length_422_is_context_length_exceeded_with_the_numbers() -> None:
 
 
 def test_max_input_422_is_context_length_exceeded_too() -> None:
-    """TGI's other length refusal (tgi.md §14.4): the prompt is over ``max_input_tokens``."""
+    """TGI's other length refusal (docs/protocols.md §2.7): the prompt is over
+    ``max_input_tokens``."""
     result = tgi_error(422, {"error": MAX_INPUT, "error_type": "validation"})
     assert isinstance(result, ContextLengthExceeded)
     assert "1,024" in result.message or "1024" in result.message
@@ -478,7 +480,7 @@ def test_native_stream_error_events(payload: dict[str, Any], expected: type) -> 
 def test_native_error_events_on_old_tgi_chat_routes(
     payload: dict[str, Any], expected: type
 ) -> None:
-    """TGI 1.4 – 2.3 sent the native shape on /v1/chat/completions too (tgi.md §10.4)."""
+    """TGI 1.4 – 2.3 sent the native shape on /v1/chat/completions too (docs/protocols.md §2.5)."""
     error = raised(tgi.MessagesDialect().parse_event, payload)
     assert type(error) is expected
 
@@ -579,7 +581,7 @@ def test_vllm_model_list_parsing() -> None:
     body = {"object": "list", "data": [{"id": "org/m", "max_model_len": 8192}, {"id": "x"}]}
     models = openai_compat.parse_models(body)
     assert models == [
-        openai_compat.ServedModel("org/m", 8192),
-        openai_compat.ServedModel("x", None),
+        openai_compat.ListedModel("org/m", 8192),
+        openai_compat.ListedModel("x", None),
     ]
     assert openai_compat.parse_models({"detail": "Not Found"}) is None

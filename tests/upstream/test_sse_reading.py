@@ -16,7 +16,6 @@ import orjson
 import pytest
 from aiohttp import web
 
-from hfgate.catalog import ServedModel
 from hfgate.chat.native import _whole_events, events_end
 from hfgate.errors import UpstreamProtocolError
 from hfgate.upstream import tgi
@@ -24,6 +23,7 @@ from hfgate.upstream.base import Call, Delta
 from hfgate.upstream.client import EndpointClient, SSELines, UpstreamStream, sse_data
 from hfgate.upstream.netguard import HostPolicy
 from hfgate.upstream.transport import Transport
+from hfgate.values.served import ServedModel
 
 TOKENS = ["Hello", ",", " wor", "ld", "!"]
 STREAM = b"".join(b'data: {"t": %s}\n\n' % json.dumps(t).encode() for t in TOKENS) + (

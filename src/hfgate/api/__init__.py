@@ -1,5 +1,5 @@
-"""The HTTP API: OpenAI-compatible routes, hfgate's admin API, and (later) the web workspace."""
+"""The HTTP API: routes, the error boundary, and the wire formats (``wire``) of every edge.
 
-from hfgate.api.app import create_app
-
-__all__ = ["create_app"]
+The application itself is assembled in ``hfgate.app``, which mounts these routes and the
+workspace's (``hfgate.web``).
+"""

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from hfgate.auth import Principal
 from hfgate.auth.sessions import COOKIE, check_csrf
 from hfgate.services import Services
+from hfgate.values.principal import Principal
 
 
 def services(request: Request) -> Services:

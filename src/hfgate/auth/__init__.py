@@ -1,5 +1,6 @@
 """Who is calling: hfgate API keys (hashed at rest) and, later, browser sessions."""
 
-from hfgate.auth.keys import KeyStore, Principal, Role
+from hfgate.auth.keys import KeyStore
+from hfgate.values.principal import Principal, Role
 
 __all__ = ["KeyStore", "Principal", "Role"]

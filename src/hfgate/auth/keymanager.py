@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import select
 
 from hfgate.audit import audit_event
-from hfgate.auth.keys import KeyStore, NewKey, Principal, Role, hash_key, key_view, new_key
+from hfgate.auth.keys import KeyStore, NewKey, hash_key, key_view, new_key
 from hfgate.errors import InvalidRequest, NotFound, PermissionDenied
 from hfgate.storage import Database
 from hfgate.storage.tables import ApiKey, User
 from hfgate.textcheck import plain_text
+from hfgate.values.principal import Principal, Role
 
 MAX_EXPIRY_DAYS = 3650
 

@@ -15,57 +15,18 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from hfgate.errors import AuthenticationRequired, PermissionDenied
+from hfgate.errors import AuthenticationRequired
 from hfgate.storage import Database
 from hfgate.storage.tables import ApiKey, User, aware, iso
+from hfgate.values.principal import Principal, Role
 
 log = logging.getLogger("hfgate.auth")
 KEY_PREFIX = "hfg_"
 CACHE_SECONDS = 5.0
-
-
-class Role(StrEnum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    MEMBER = "member"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    user_id: int
-    email: str
-    role: Role
-    key_id: int | None = None
-    rpm: int | None = None
-    tpm: int | None = None
-    models: tuple[str, ...] | None = None  # a key's model allowlist; None: every model
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role in (Role.OWNER, Role.ADMIN)
-
-    def may_use(self, model: str) -> bool:
-        return self.models is None or model in self.models
-
-    def require_model(self, model: str) -> None:
-        if not self.may_use(model):
-            raise PermissionDenied(
-                f"this API key may not use {model!r}; it is limited to:"
-                f" {', '.join(self.models or ())}",
-                param="model",
-                code="model_not_allowed",
-            )
-
-    def require_admin(self) -> None:
-        if not self.is_admin:
-            raise PermissionDenied(
-                "this needs an admin or owner; ask one of them to do it or to change your role"
-            )
 
 
 def new_key() -> str:

@@ -1,4 +1,4 @@
-"""Per-key rate limits: requests per minute and tokens per minute (DESIGN §4).
+"""Per-key rate limits: requests per minute and tokens per minute.
 
 Fixed one-minute windows, the same semantics in memory (one process) and in Redis (every
 process behind a load balancer shares the counters: ``INCR`` + ``EXPIRE``). A request is
@@ -14,8 +14,8 @@ import logging
 import time
 from typing import Any, Protocol
 
-from hfgate.auth.keys import Principal
 from hfgate.errors import RateLimited
+from hfgate.values.principal import Principal
 
 log = logging.getLogger("hfgate.ratelimit")
 WINDOW = 60

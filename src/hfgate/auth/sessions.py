@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from hfgate.auth.keys import Principal, Role
 from hfgate.auth.passwords import verify_password
 from hfgate.errors import AuthenticationRequired, PermissionDenied, RateLimited
 from hfgate.storage import Database
 from hfgate.storage.tables import User, WebSession, aware
+from hfgate.values.principal import Principal, Role
 
 COOKIE = "hfgate_session"
 LIFETIME = timedelta(days=14)

@@ -1,4 +1,4 @@
-"""People and roles: owner, admin, member (DESIGN §4).
+"""People and roles: owner, admin, member (see SECURITY.md).
 
 Rules: only an owner makes or unmakes owners; admins manage admins and members; the last owner
 can be neither removed nor demoted. A role change or removal signs the person out everywhere
@@ -14,13 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from hfgate.audit import audit_event
-from hfgate.auth.keys import KeyStore, Principal, Role
+from hfgate.auth.keys import KeyStore
 from hfgate.auth.passwords import hash_password
 from hfgate.auth.sessions import SessionStore
 from hfgate.errors import Conflict, InvalidRequest, NotFound, PermissionDenied
 from hfgate.storage import Database
 from hfgate.storage.tables import User, iso
 from hfgate.textcheck import plain_text
+from hfgate.values.principal import Principal, Role
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 

@@ -1,6 +1,5 @@
-"""The model catalog: which models are served, from which endpoint, and how each one is doing."""
+"""The model catalog: which models are served, and from which endpoint."""
 
-from hfgate.catalog.catalog import Catalog, ServedModel
-from hfgate.catalog.status import ModelStatus, StatusBoard
+from hfgate.catalog.catalog import Catalog
 
-__all__ = ["Catalog", "ModelStatus", "ServedModel", "StatusBoard"]
+__all__ = ["Catalog"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,44 +9,28 @@ from sqlalchemy import func, select
 from hfgate.storage import Database
 from hfgate.storage.crypto import SecretBox
 from hfgate.storage.tables import Integration
+from hfgate.values.served import ServedModel
 
 
-@dataclass(frozen=True, slots=True)
-class ServedModel:
-    name: str
-    integration_id: str
-    model_name: str
-    endpoint: str
-    api_key: str = field(repr=False)
-    context_window: int = 0
-    engine: str = "tgi"
-    engine_version: str | None = None
-    chat_route: str = "messages"
-    tokenize_route: str | None = None
-    max_total_tokens: int | None = None
-    max_input_tokens: int | None = None
-    created_at: datetime | None = None
-    served_model: str = ""  # the id an OpenAI-compatible server expects in "model"
-
-    @classmethod
-    def from_row(cls, row: Integration, api_key: str) -> ServedModel:
-        facts: dict[str, Any] = row.facts or {}
-        return cls(
-            name=row.name,
-            integration_id=row.id,
-            model_name=row.model_name,
-            endpoint=row.endpoint,
-            api_key=api_key,
-            context_window=row.context_window,
-            engine=facts.get("engine", "tgi"),
-            engine_version=facts.get("engine_version"),
-            chat_route=facts.get("chat_route", "messages"),
-            tokenize_route=facts.get("tokenize_route"),
-            max_total_tokens=facts.get("max_total_tokens"),
-            max_input_tokens=facts.get("max_input_tokens"),
-            created_at=row.created_at,
-            served_model=_served_model(row.model_name, facts.get("served_models") or []),
-        )
+def served_model(row: Integration, api_key: str) -> ServedModel:
+    """A stored integration as the hot path reads it (the token decrypted once, here)."""
+    facts: dict[str, Any] = row.facts or {}
+    return ServedModel(
+        name=row.name,
+        integration_id=row.id,
+        model_name=row.model_name,
+        endpoint=row.endpoint,
+        api_key=api_key,
+        context_window=row.context_window,
+        engine=facts.get("engine", "tgi"),
+        engine_version=facts.get("engine_version"),
+        chat_route=facts.get("chat_route", "messages"),
+        tokenize_route=facts.get("tokenize_route"),
+        max_total_tokens=facts.get("max_total_tokens"),
+        max_input_tokens=facts.get("max_input_tokens"),
+        created_at=row.created_at,
+        served_model=_served_model(row.model_name, facts.get("served_models") or []),
+    )
 
 
 def _served_model(model_name: str, served: list[str]) -> str:
@@ -86,8 +68,7 @@ class Catalog:
             ).all()
         self._version = version
         self._models = {
-            row.name: ServedModel.from_row(row, self._box.decrypt(row.api_key_encrypted))
-            for row in rows
+            row.name: served_model(row, self._box.decrypt(row.api_key_encrypted)) for row in rows
         }
 
     def get(self, name: str) -> ServedModel | None:

@@ -1,4 +1,4 @@
-"""Never sending more than the model's context window (DESIGN §3).
+"""Never sending more than the model's context window (docs/protocols.md §5).
 
 ``fit_chat`` decides, before anything is generated, which messages go upstream and how many
 completion tokens to ask for:
@@ -18,9 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hfgate.catalog import ServedModel
 from hfgate.chat import tokens
 from hfgate.errors import ContextLengthExceeded, EndpointColdStart
+from hfgate.values.served import ServedModel
 
 DEFAULT_RESERVE = 256  # completion room kept when the caller does not say max_tokens
 

@@ -1,44 +1,30 @@
-"""TGI's own routes through the gateway, for Hugging Face's clients (DESIGN §3, §7).
+"""TGI's own routes through the gateway, for Hugging Face's clients.
 
 ``huggingface_hub.InferenceClient(base_url=…/tgi/{model})`` and ``text_generation.Client`` use
 the gateway as if it were the endpoint: bodies go upstream as sent (after the context check),
-answers come back as TGI wrote them, and ``/info`` is answered from what validation learned,
-so asking for it never wakes a sleeping endpoint.
+answers come back as TGI wrote them — a stream as ``Relayed`` events carrying TGI's own bytes —
+through the same call lifecycle as the OpenAI routes. ``/info`` is answered from what
+validation learned (``hfgate.api.wire.tgi_info``), so asking for it never wakes an endpoint.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from typing import Any
 
-import orjson
-
-from hfgate.catalog import ServedModel
 from hfgate.chat import tokens
-from hfgate.chat.coldstart import Waiting
-from hfgate.chat.context import fit_prompt, token_limit
-from hfgate.chat.service import KEEPALIVE_SECONDS, MESSAGES, Caller, ChatService
-from hfgate.errors import (
-    HfgateError,
-    InvalidRequest,
-    UpstreamBadRequest,
-    UpstreamProtocolError,
-)
-from hfgate.upstream.base import Call, Usage
+from hfgate.chat.context import fit_prompt
+from hfgate.chat.lifecycle import Caller, Tally
+from hfgate.chat.service import ChatService
+from hfgate.errors import InvalidRequest, UpstreamBadRequest, UpstreamProtocolError
+from hfgate.upstream.base import Call
 from hfgate.upstream.client import MAX_EVENT_BYTES, UpstreamStream
+from hfgate.upstream.tgi import MESSAGES
+from hfgate.values.events import Batch, Relayed, Usage
+from hfgate.values.served import ServedModel
 
 DETAILS = {"details": True}
 TOKEN_KEY = b'"token":'  # in TGI's stream events; token text never holds it unescaped
-ROUTES = ("v1/chat/completions", "v1/completions", "generate_stream", "generate", "info")
-# hfgate's errors as TGI's ``error_type`` values, for the clients that read them.
-ERROR_TYPES = {400: "validation", 422: "validation", 429: "overloaded", 424: "generation"}
-
-
-def tgi_error(exc: HfgateError) -> tuple[int, dict[str, str]]:
-    """``(status, {"error", "error_type"})``: TGI's own error shape."""
-    status = 422 if exc.status == 400 else exc.status
-    return status, {"error": exc.message, "error_type": ERROR_TYPES.get(status, exc.code)}
 
 
 class NativeService:
@@ -53,25 +39,6 @@ class NativeService:
                 " use /v1/chat/completions or /v1/completions"
             )
         return model
-
-    def info(self, model: ServedModel) -> dict[str, Any]:
-        limit = token_limit(model)
-        return {
-            "model_id": model.name,
-            "model_sha": None,
-            "model_pipeline_tag": "text-generation",
-            "max_concurrent_requests": 128,
-            "max_best_of": 2,
-            "max_stop_sequences": 4,
-            "max_input_tokens": min(limit - 1, model.max_input_tokens or limit - 1),
-            "max_total_tokens": limit,
-            "validation_workers": 2,
-            "max_client_batch_size": 4,
-            "router": "text-generation-router",
-            "version": model.engine_version or "unknown",
-            "sha": None,
-            "docker_label": None,
-        }
 
     async def fit(self, model: ServedModel, body: Any) -> tuple[dict[str, Any], int]:
         """Check the prompt against the context window; cap ``max_new_tokens`` when needed.
@@ -101,52 +68,38 @@ class NativeService:
         asked = (body.get("parameters") or {}).get("details") is True
         sent = body if asked else body | {"parameters": (body.get("parameters") or {}) | DETAILS}
         call = Call(path, sent, stream=path != "/generate")
-        usage, status = Usage(prompt, 0), 500
-        try:
-            answer, _ = await self.chat.coldstarts.run(
-                model, lambda hold: self.chat.client.send(model, MESSAGES, call, hold)
-            )
-            self.chat.note(model, None)
-            usage.completion_tokens, status = generated_tokens(answer), 200
-        except HfgateError as exc:
-            self.chat.note(model, exc)
-            status = exc.status
-            raise
-        finally:
-            self.chat.record(model.name, who, status, usage, None)
+
+        def attempt(hold: float) -> Awaitable[tuple[Any, Any]]:
+            return self.chat.client.send(model, MESSAGES, call, hold)
+
+        def usage_of(reply: tuple[Any, Any]) -> Usage:
+            return Usage(prompt, generated_tokens(reply[0]))
+
+        lifecycle = self.chat.lifecycle
+        answer, _ = await lifecycle.complete(model, who, attempt, usage_of, Usage(prompt, 0))
         return answer if asked else without_details(answer)
 
-    async def stream(
+    def stream(
         self, model: ServedModel, path: str, body: dict[str, Any], who: Caller, prompt: int
-    ) -> AsyncIterator[bytes]:
-        """Relay TGI's SSE bytes as sent; keep-alive comments while the endpoint wakes."""
+    ) -> AsyncGenerator[Batch, None]:
+        """TGI's SSE events as sent, in ``Relayed`` events (and ``Waiting`` while it wakes)."""
         call = Call(path, body, stream=path != "/generate")
-        upstream: UpstreamStream | None = None
-        opener = lambda hold: self.chat.client.open_stream(  # noqa: E731
-            model, MESSAGES, call, hold, MESSAGES.parse_completion_event
-        )
-        usage, status, first = Usage(prompt, 0), 200, None
-        try:
-            async for item in self.chat.coldstarts.attempts(model, opener, tick=KEEPALIVE_SECONDS):
-                if isinstance(item, Waiting):
-                    yield b":\n\n"
-                else:
-                    upstream = item.value
-            assert upstream is not None
-            async for events in _whole_events(upstream.raw_chunks()):
-                if relayed := events.count(TOKEN_KEY):  # one token per event
-                    usage.completion_tokens += relayed
-                    first = first or time.perf_counter()
-                yield events
-            self.chat.note(model, None)
-        except HfgateError as exc:  # TGI itself reports stream failures as one error event
-            self.chat.note(model, exc)
-            status = exc.status
-            yield b"data: " + orjson.dumps(tgi_error(exc)[1]) + b"\n\n"
-        finally:
-            if upstream is not None:
-                upstream.close()
-            self.chat.record(model.name, who, status, usage, first)
+
+        def opener(hold: float) -> Awaitable[UpstreamStream]:
+            return self.chat.client.open_stream(
+                model, MESSAGES, call, hold, MESSAGES.parse_completion_event
+            )
+
+        tally = Tally(Usage(prompt, 0))
+        return self.chat.lifecycle.stream(model, who, opener, _relay, tally)
+
+
+async def _relay(upstream: UpstreamStream, tally: Tally) -> AsyncGenerator[Batch, None]:
+    async for events in _whole_events(upstream.raw_chunks()):
+        if relayed := events.count(TOKEN_KEY):  # one token per event
+            tally.usage.completion_tokens += relayed
+            tally.first_token()
+        yield [Relayed(events, relayed)]
 
 
 def generated_tokens(answer: Any) -> int:
@@ -189,11 +142,3 @@ def events_end(data: bytes) -> int:
     """Where the last complete SSE event in ``data`` ends (after its blank line); 0 if none."""
     lf, crlf = data.rfind(b"\n\n"), data.rfind(b"\n\r\n")
     return max(lf + 2 if lf >= 0 else 0, crlf + 3 if crlf >= 0 else 0)
-
-
-def split_path(rest: str) -> tuple[str, str]:
-    """``meta-llama/Llama-2-7b-chat-hf/generate`` → (model, "generate"); no suffix → compat."""
-    for route in ROUTES:
-        if rest.endswith("/" + route):
-            return rest[: -len(route) - 1], route
-    return rest.rstrip("/"), ""

@@ -18,9 +18,9 @@ import orjson
 from jinja2 import TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from hfgate.catalog import ServedModel
 from hfgate.errors import InvalidRequest, UpstreamUnreachable
 from hfgate.upstream.transport import Transport
+from hfgate.values.served import ServedModel
 
 CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}"

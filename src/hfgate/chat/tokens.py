@@ -13,9 +13,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from hfgate.catalog import ServedModel
-from hfgate.upstream.endpoints import platform_error
+from hfgate.upstream.platform import platform_error
 from hfgate.upstream.transport import Transport
+from hfgate.values.served import ServedModel
 
 TEMPLATE_BYTES_PER_MESSAGE = 64  # role headers and separators of common chat templates
 TEMPLATE_BYTES_FIXED = 256  # BOS, default system preambles (e.g. Llama 3.1's date lines)

@@ -7,15 +7,16 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 
-from hfgate.auth import Principal
 from hfgate.storage import Database
 from hfgate.storage.tables import UsageRecord
+from hfgate.values.principal import Principal
 
 log = logging.getLogger("hfgate.usage")
+USAGE_TABLE = cast(Table, UsageRecord.__table__)  # Core inserts: many rows, no ORM objects
 FLUSH_SECONDS = 0.5
 MAX_QUEUE = 100_000
 
@@ -75,7 +76,7 @@ class UsageRecorder:
             rows.append(self._queue.get_nowait())
         if rows:
             async with self.db.session() as session:
-                await session.execute(insert(UsageRecord.__table__), rows)
+                await session.execute(insert(USAGE_TABLE), rows)
                 await session.commit()
         return len(rows)
 

@@ -63,7 +63,7 @@ async def _register(url: str, key: str, credential: dict[str, object]) -> None:
 
 
 async def _run(host: str, port: int, home: Path) -> None:
-    from hfgate.api import create_app
+    from hfgate.app import create_app
     from hfgate.sim import SimConfig
     from hfgate.sim import create_app as create_sim
 

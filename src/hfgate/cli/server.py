@@ -51,7 +51,7 @@ def _serve(
         f"hfgate on http://{host}:{port}  (data: {_where(settings)}, workers: {workers})", err=True
     )
     config = uvicorn_config(
-        "hfgate.api.app:create_app",
+        "hfgate.app:create_app",
         host,
         port,
         factory=True,

@@ -5,7 +5,7 @@ it, status is shared and one process in the whole cluster wakes a cold endpoint 
 others wait for it. The database is shared either way (integrations, keys, sessions, usage).
 """
 
-from hfgate.cluster.coordination import LocalCoordinator, RedisCoordinator, WakeCoordinator
+from hfgate.cluster.coordination import RedisCoordinator
 from hfgate.cluster.status_sync import StatusSync
 
-__all__ = ["LocalCoordinator", "RedisCoordinator", "StatusSync", "WakeCoordinator"]
+__all__ = ["RedisCoordinator", "StatusSync"]

@@ -8,28 +8,14 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any, Protocol
+from typing import Any
 
 CLAIM_PREFIX = "hfgate:wake:"
 
 
-class WakeCoordinator(Protocol):
-    async def claim(self, name: str, ttl: float) -> bool: ...
-
-    async def release(self, name: str) -> None: ...
-
-
-class LocalCoordinator:
-    """One process: it always wakes its endpoints itself (its ColdStarts already single-flight)."""
-
-    async def claim(self, name: str, ttl: float) -> bool:
-        return True
-
-    async def release(self, name: str) -> None:
-        return None
-
-
 class RedisCoordinator:
+    """A ``WakeCoordinator`` (``hfgate.endpoints.waking``) for several processes."""
+
     def __init__(self, redis: Any) -> None:
         self.redis = redis
         self.me = f"{socket.gethostname()}:{os.getpid()}"

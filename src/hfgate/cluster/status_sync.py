@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from hfgate.catalog.status import ModelStatus, StatusBoard, StatusEntry
+from hfgate.endpoints.state import ModelStatus, StatusBoard, StatusEntry
 
 log = logging.getLogger("hfgate.cluster")
 KEY = "hfgate:status"

@@ -3,11 +3,11 @@
 Every query is filtered by the caller's user id, so another person's conversation is simply
 not found (404), never forbidden (403, which would confirm that it exists).
 
-An answer is relayed to the browser exactly as ``ChatService.stream`` renders it, and read
-back from those same bytes (``Transcript``), so what is stored is what the person saw. It is
-stored when the stream ends, however it ends: complete, with an error event, or cut short
-because the browser went away or pressed Stop. That save runs in a task of its own, because
-a relay cancelled by a disconnect would have its own awaits cancelled too.
+An answer is relayed as ``ChatService.stream``'s events, and the same events are read into a
+``Transcript``, so what is stored is what the person was sent. It is stored when the stream
+ends, however it ends: complete, with an error, or cut short because the browser went away
+or pressed Stop. That save runs in a task of its own, because a relay cancelled by a
+disconnect would have its own awaits cancelled too.
 """
 
 from __future__ import annotations
@@ -16,22 +16,21 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hfgate.auth import Principal
-from hfgate.chat import openai_format
-from hfgate.chat.context import token_limit
-from hfgate.chat.request import ChatRequest, Sampling
-from hfgate.chat.service import Caller, ChatService, Prepared
-from hfgate.errors import HfgateError, InvalidRequest, NotFound
+from hfgate.chat.lifecycle import Caller
+from hfgate.chat.service import ChatService, Prepared
+from hfgate.errors import InvalidRequest, NotFound
 from hfgate.storage import Database
 from hfgate.storage.tables import Conversation, Message, iso, utcnow
+from hfgate.values.events import Batch, Done, Error, TextDelta, Usage
+from hfgate.values.principal import Principal
+from hfgate.values.request import ChatRequest, Sampling
 
 log = logging.getLogger("hfgate.conversations")
 
@@ -105,44 +104,31 @@ class Answer:
     text: str
     status: str  # complete | interrupted | error
     error: str | None
-    usage: dict[str, Any] | None
+    usage: Usage | None
     error_code: str | None = None
 
 
 @dataclass(slots=True)
 class Transcript:
-    """What the browser was sent, read back from the SSE events of ``ChatService.stream``."""
+    """What the browser was sent, read from the events of ``ChatService.stream``."""
 
     parts: list[str] = field(default_factory=list)
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
     error: str | None = None
     error_code: str | None = None
     done: bool = False
 
-    def feed(self, chunk: bytes) -> None:
-        for event in chunk.split(b"\n\n"):
-            if not event.startswith(b"data: "):
-                continue  # keep-alive comments and blank separators
-            data = event[len(b"data: ") :]
-            if data == b"[DONE]":
+    def feed(self, batch: Batch) -> None:
+        for event in batch:
+            if isinstance(event, TextDelta):
+                self.parts.append(event.text)
+            elif isinstance(event, Done):
                 self.done = True
-                continue
-            with contextlib.suppress(orjson.JSONDecodeError):
-                payload = orjson.loads(data)
-                if isinstance(payload, dict):
-                    self._read(payload)
-
-    def _read(self, payload: dict[str, Any]) -> None:
-        error = payload.get("error")
-        if isinstance(error, dict):
-            self.error = str(error.get("message") or "the endpoint failed")
-            self.error_code = str(error.get("code") or "") or None
-        if isinstance(payload.get("usage"), dict):
-            self.usage = payload["usage"]
-        for choice in payload.get("choices") or []:
-            content = (choice.get("delta") or {}).get("content")
-            if isinstance(content, str):
-                self.parts.append(content)
+            elif isinstance(event, Usage) and self.error is None:
+                self.usage = event  # a failed call's usage is the lifecycle's estimate
+            elif isinstance(event, Error):
+                self.error = event.error.message
+                self.error_code = event.error.code or None
 
     def fail(self, message: str) -> None:
         self.error = self.error or message
@@ -166,21 +152,14 @@ class ChatTurn:
     caller: Caller
     assistant_message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
-    def event(self) -> bytes:
-        """A named SSE event sent first, so the UI knows the ids and the context it has."""
-        fit = self.prepared.fit
-        payload = {
+    def start(self) -> dict[str, Any]:
+        """What the workspace learns first: the ids the turn is stored under, and its title."""
+        return {
             "conversation_id": self.conversation_id,
             "user_message_id": self.user_message_id,
             "assistant_message_id": self.assistant_message_id,
-            "model": self.prepared.model.name,
             "title": self.title,
-            "trimmed": fit.trimmed,
-            "prompt_tokens_counted": fit.prompt_tokens,
-            "counting": fit.counting,
-            "context_window": token_limit(self.prepared.model),
         }
-        return b"event: hfgate\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
 class ConversationService:
@@ -319,31 +298,20 @@ class ConversationService:
             await session.commit()
             return conversation.title
 
-    async def relay(self, turn: ChatTurn) -> AsyncIterator[bytes]:
-        """``ChatService.stream``'s bytes, unchanged, after the ``hfgate`` event. The answer is
-        saved before ``[DONE]`` goes out (a client acting on it finds it stored), or — when the
-        stream breaks off — with what had been sent."""
+    async def relay(self, turn: ChatTurn) -> AsyncGenerator[Batch, None]:
+        """``ChatService.stream``'s events, unchanged. The answer is saved when the stream
+        ends, before the edge writes its end (a client acting on it finds it stored), or —
+        when the stream breaks off — with what had been sent."""
         transcript = Transcript()
         saved = False
         try:
-            yield turn.event()
-            async with contextlib.aclosing(self.chat.stream(turn.prepared, turn.caller)) as chunks:
-                async for chunk in chunks:
-                    if chunk == openai_format.DONE:
-                        transcript.feed(chunk)
-                        await self._save_answer(turn, transcript.answer())
-                        saved = True
-                        yield chunk
-                    else:
-                        yield chunk
-                        # Read once the chunk was taken: what is stored is what was sent.
-                        transcript.feed(chunk)
-        except HfgateError as exc:  # failed before its first byte: here it is still an event
-            chunk = openai_format.sse_error(exc) + openai_format.DONE
-            transcript.feed(chunk)
+            async with contextlib.aclosing(self.chat.stream(turn.prepared, turn.caller)) as stream:
+                async for batch in stream:
+                    yield batch
+                    # Read once the batch was taken: what is stored is what was sent.
+                    transcript.feed(batch)
             await self._save_answer(turn, transcript.answer())
             saved = True
-            yield chunk
         except Exception:
             transcript.fail("internal error: see the hfgate server log")
             raise
@@ -439,7 +407,7 @@ def _question(conversation_id: str, history: list[Message], content: str | None)
 
 
 def _answer_message(turn: ChatTurn, answer: Answer) -> Message:
-    usage = answer.usage or {}
+    usage = answer.usage
     message = _message(turn.conversation_id, -1, "assistant", answer.text)
     message.id = turn.assistant_message_id
     message.model = turn.prepared.model.name
@@ -447,6 +415,6 @@ def _answer_message(turn: ChatTurn, answer: Answer) -> Message:
     message.error = answer.error
     message.error_code = answer.error_code
     message.trimmed = turn.prepared.fit.trimmed or None
-    message.prompt_tokens = usage.get("prompt_tokens", turn.prepared.fit.prompt_tokens)
-    message.completion_tokens = usage.get("completion_tokens")
+    message.prompt_tokens = usage.prompt_tokens if usage else turn.prepared.fit.prompt_tokens
+    message.completion_tokens = usage.completion_tokens if usage else None
     return message

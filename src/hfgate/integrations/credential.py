@@ -1,4 +1,4 @@
-"""The credential an admin pastes, parsed strictly and explained helpfully (DESIGN §1).
+"""The credential an admin pastes, parsed strictly and explained helpfully (docs/protocols.md §4.1).
 
 Pure: no I/O. DNS names are resolved and judged later, at validation; here only what the text
 itself says is checked (syntax, types, literal IPs, loopback names, plain http). Every field

@@ -28,7 +28,8 @@ class Outcome(StrEnum):
     INVALID = "invalid"  # the credential itself is malformed: nothing stored
 
 
-# Order and titles of the checklist (DESIGN §2); "credential" is the parse step before them.
+# Order and titles of the checklist (docs/protocols.md §4.2); "credential" is the parse step
+# before them.
 CHECKS: dict[str, str] = {
     "credential": "Credential",
     "reach": "Reach the endpoint",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hfgate.audit import audit_event
-from hfgate.auth import Principal
-from hfgate.catalog import Catalog, ModelStatus, StatusBoard
+from hfgate.catalog import Catalog
+from hfgate.endpoints.state import ModelStatus, StatusBoard
 from hfgate.errors import Conflict, InvalidRequest, NotFound, ValidationFailed
 from hfgate.integrations.credential import Credential, ParsedCredential, parse_credential
 from hfgate.integrations.report import Listener, Outcome, Report, Status
@@ -27,6 +28,7 @@ from hfgate.storage import Database
 from hfgate.storage.crypto import SecretBox
 from hfgate.storage.tables import AuditEvent, Integration, iso
 from hfgate.upstream.netguard import HostPolicy
+from hfgate.values.principal import Principal
 
 PAUSED_RECHECK_SECONDS = 15.0  # a paused endpoint answers from the proxy: checking is free
 EDITABLE = frozenset({"name", "api_key", "context_window"})
@@ -222,7 +224,7 @@ class IntegrationService:
         credential: Credential,
         report: Report | None,
         actor: Principal,
-        fields: list[str],
+        fields: Sequence[str],
     ) -> Integration:
         old_name = row.name
         async with self.db.session() as session:

@@ -1,4 +1,4 @@
-"""Live validation of a credential against its endpoint (DESIGN §2).
+"""Live validation of a credential against its endpoint (docs/protocols.md §4).
 
 The checks run in order — reach, auth, state, engine, task, model, context, chat route — and
 each adds one line to the report. A cold or paused endpoint is not a failure: the report is
@@ -8,25 +8,22 @@ routes are called (``/info``, ``/v1/models``, ``/chat_tokenize``, the Hub): neve
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
+from hfgate.endpoints.waking import hold_until, not_cold
 from hfgate.errors import UpstreamUnreachable
 from hfgate.integrations.credential import Credential
 from hfgate.integrations.report import CHECKS, Listener, Report, Status
 from hfgate.upstream import openai_compat, tgi
+from hfgate.upstream.platform import is_asleep, is_cold, is_paused
 from hfgate.upstream.transport import Reply, Transport
 
-COLD_STATUSES = frozenset({502, 503, 504})
 LIVE_CHECKS = tuple(CHECKS)[1:]  # all but "credential", which the caller decides
 WAIT_SLICE = 5.0  # seconds per held /info while waiting, so progress can be reported
 TEXT_GENERATION = "text-generation"
-
-
-def is_paused(reply: Reply) -> bool:
-    return reply.status == 400 and "paused" in reply.text().lower()
 
 
 @dataclass
@@ -89,19 +86,19 @@ class Validator:
     ) -> Reply | None:
         """Hold ``GET /info`` at the proxy in short slices, telling the listener as time passes."""
         started = time.monotonic()
-        while _is_asleep(reply) and not is_paused(reply):
-            elapsed = time.monotonic() - started
-            if elapsed >= wait:
-                break
+
+        def ask(hold: float) -> Awaitable[Reply]:
+            return self._get(credential, "/info", scale_up=hold)
+
+        def progress(elapsed: float, last: Reply | None) -> None:
             if report.listener is not None:
-                message = _asleep_message(reply)
+                message = _asleep_message(last or reply)
                 report.listener("waiting", {"elapsed": round(elapsed, 1), "message": message})
-            try:
-                reply = await self._get(
-                    credential, "/info", scale_up=min(WAIT_SLICE, wait - elapsed)
-                )
-            except UpstreamUnreachable:
-                await asyncio.sleep(min(1.0, max(0.0, wait - elapsed)))
+
+        if _is_cold(reply):
+            reply = (
+                await hold_until(ask, wait, not_cold, most=WAIT_SLICE, on_wait=progress) or reply
+            )
         report.facts["waited_seconds"] = round(time.monotonic() - started, 1)
         return reply
 
@@ -148,7 +145,7 @@ class Validator:
     def _state(self, reply: Reply, report: Report) -> bool:
         if _is_asleep(reply):
             report.pending = True
-            report.facts["endpoint_state"] = "paused" if is_paused(reply) else "scaled_to_zero"
+            report.facts["endpoint_state"] = "paused" if _is_paused(reply) else "scaled_to_zero"
             report.add("state", Status.WARN, _asleep_message(reply))
             return False
         if reply.status >= 500:
@@ -398,11 +395,19 @@ def _authorised(report: Report) -> bool:
 
 
 def _is_asleep(reply: Reply) -> bool:
-    return reply.status in COLD_STATUSES or is_paused(reply)
+    return is_asleep(reply.status, reply.text())
+
+
+def _is_cold(reply: Reply) -> bool:
+    return is_cold(reply.status, reply.text())
+
+
+def _is_paused(reply: Reply) -> bool:
+    return is_paused(reply.status, reply.text())
 
 
 def _asleep_message(reply: Reply) -> str:
-    if is_paused(reply):
+    if _is_paused(reply):
         return (
             "the endpoint is paused and will not wake by itself: resume it on its Inference"
             " Endpoints page (or with huggingface_hub's resume_inference_endpoint); hfgate"

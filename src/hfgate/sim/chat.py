@@ -1,6 +1,6 @@
 """The Messages API's front half: chat template rendering and chat → generate parameters.
 
-Rendering follows ``router/src/infer/chat_template.rs`` (tgi.md §15): content chunks are
+Rendering follows ``router/src/infer/chat_template.rs`` (docs/protocols.md §2.9): content chunks are
 flattened to one string (images as ``![](url)``), the template gets ``messages``,
 ``bos_token``, ``eos_token``, ``add_generation_prompt=True`` and ``raise_exception``; when the
 last message is the assistant's, the prompt is cut right after its content (prefill).

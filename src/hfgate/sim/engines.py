@@ -1,6 +1,6 @@
 """Which routes the container serves, per engine and TGI version, and the small engines.
 
-* ``tgi`` — the routes of the emulated TGI release (tgi.md §2 "Since" column);
+* ``tgi`` — the routes of the emulated TGI release (the version table of docs/protocols.md §2.1);
   unknown paths are axum's empty 404, wrong methods an empty 405.
 * ``tei`` — text-embeddings-inference: ``/info`` in TEI's shape (``model_type``,
   ``max_input_length``, no ``router``/``max_total_tokens``), ``/embed``, ``/health``.

@@ -1,4 +1,4 @@
-"""The Hugging Face Hub's model info, beside the endpoint (hf-endpoints.md §4.1).
+"""The Hugging Face Hub's model info, beside the endpoint (docs/protocols.md §4.2: the task check).
 
 ``GET /api/models/{org}/{name}`` (optionally ``/revision/{rev}``) answers from
 ``SimConfig.hub_models`` (default: the served model and its pipeline tag). An unknown repo is

@@ -1,5 +1,5 @@
 """TGI's OpenAI-compatible routes: ``/v1/chat/completions``, ``/v1/completions``,
-``/v1/models``, ``/chat_tokenize`` and ``/invocations`` (tgi.md §9–§12).
+``/v1/models``, ``/chat_tokenize`` and ``/invocations`` (docs/protocols.md §2.5–§2.6).
 
 TGI quirks kept on purpose: ``"id": ""``; every chat delta carries ``role``; EOS is
 ``finish_reason: "stop"`` on chat and on non-stream completions but ``"eos_token"`` in the final
@@ -123,7 +123,9 @@ async def run_chat(runtime: Runtime, body: dict[str, Any]) -> Response | EventSt
     return json_response(result, headers=timing_headers(plans, started, len(prompt)))
 
 
-def _chat_completion(runtime: Runtime, body: dict[str, Any], plan: Plan, model: str) -> dict:
+def _chat_completion(
+    runtime: Runtime, body: dict[str, Any], plan: Plan, model: str
+) -> dict[str, Any]:
     choice = {
         "index": 0,
         "message": {"role": "assistant", "content": plan.text},
@@ -153,8 +155,8 @@ def _chat_stream(
     try:
         plans = admit(runtime, prompt, params, add_bos=False, first_bare=True)
     except TGIError as exc:
-        frames = stream_error(runtime, framing, exc)
-        return EventStream(frames, keepalive=keepalive, headers=headers)
+        refused = stream_error(runtime, framing, exc)
+        return EventStream(refused, keepalive=keepalive, headers=headers)
     faults = Faults.of(runtime)
     frames = _chat_frames(runtime, body, plans[0], framing, faults, model)
     close = on_close(runtime, plans, faults)

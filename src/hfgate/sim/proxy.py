@@ -1,4 +1,4 @@
-"""The Inference Endpoints proxy in front of the container (hf-endpoints.md §1.4, §2).
+"""The Inference Endpoints proxy in front of the container (docs/protocols.md §1).
 
 In order, for every request that is not ``/_sim/*`` or the Hub:
 

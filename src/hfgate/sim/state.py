@@ -11,12 +11,15 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from hfgate.sim.config import SimConfig, apply_patch
 from hfgate.sim.versions import Features, features
 
 _POLL = 0.02  # how often a held request re-reads the state (a PATCH may wake it early)
+
+
+T = TypeVar("T")
 
 
 class Lifecycle:
@@ -123,7 +126,7 @@ class Runtime:
     def features(self) -> Features:
         return features(self.config.tgi_version)
 
-    def cached(self, key: str, build: Callable[[], Any]) -> Any:
+    def cached(self, key: str, build: Callable[[], T]) -> T:
         """A value derived from the config (``/info`` bytes, …), rebuilt after a PATCH."""
         value = self.cache.get(key)
         if value is None:

@@ -318,7 +318,8 @@ def validate(
 def _check_tokens(
     input_length: int, requested: int | None, config: SimConfig, features: Features
 ) -> int:
-    """§14: the total check first, then the input check. Returns the generation budget."""
+    """TGI's order (docs/protocols.md §2.7): the total check first, then the input check.
+    Returns the generation budget."""
     total = config.max_total_tokens
     if requested is None and features.auto_max_new_tokens:
         budget = max(total - input_length, 0)

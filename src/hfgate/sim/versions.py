@@ -1,4 +1,4 @@
-"""What changes with the emulated TGI version (tgi.md §2, §3, §7, §10, §11, §14).
+"""What changes with the emulated TGI version (docs/protocols.md §2, §2.10).
 
 Each flag names the first release that behaves the new way, so an old ``tgi_version`` gets the
 routes, ``/info`` shape and SSE framing that release really had.

@@ -8,13 +8,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from hfgate.storage.urls import database_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -37,6 +39,8 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 class Database:
     def __init__(self, url: str) -> None:
+        """``url`` in any form ``database_url`` accepts (``DatabaseUrlInvalid`` otherwise)."""
+        url = database_url(url)
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -67,6 +71,6 @@ class Database:
 
 
 def _ensure_sqlite_dir(url: str) -> None:
-    path = url.split(":///", 1)[-1]
-    if path and path != ":memory:":
+    path = make_url(url).database
+    if path and path != ":memory:" and not path.startswith("file:"):
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,8 @@
 A ``Dialect`` is pure: it turns an OpenAI-shaped request into a ``Call`` (path + JSON body)
 and turns what the engine answered (a JSON body, one SSE event, an error reply) back into
 ``Completion``/``Delta`` values or an ``HfgateError``. The one place that does the I/O is
-``hfgate.upstream.client``. Adding an engine means adding one dialect module.
+``hfgate.upstream.client``. Adding an engine means adding one dialect module and its entry
+in ``hfgate.upstream.registry``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from hfgate.chat.request import ChatRequest, CompletionRequest
 from hfgate.errors import HfgateError
+from hfgate.values.events import Usage
+from hfgate.values.request import ChatRequest, CompletionRequest
 
 # OpenAI's finish reasons; engines' own values are mapped onto these.
 FINISH_REASONS = {
@@ -30,19 +32,6 @@ def finish_reason(value: Any) -> str | None:
     if not value:
         return None
     return FINISH_REASONS.get(str(value), "stop")
-
-
-@dataclass(slots=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-        }
 
 
 @dataclass(slots=True)
@@ -74,6 +63,7 @@ class Completion:
 
 class Dialect(Protocol):
     name: str
+    renders_prompt: bool  # hfgate renders the chat template; the engine only generates
 
     def chat_call(
         self, request: ChatRequest, max_tokens: int | None, prompt: str | None

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
 import orjson
 
 from hfgate import metrics
-from hfgate.catalog import ServedModel
 from hfgate.errors import HfgateError, UpstreamProtocolError, UpstreamUnreachable
 from hfgate.upstream.base import Call, Completion, Delta, Dialect
 from hfgate.upstream.transport import Transport
+from hfgate.values.served import ServedModel
 
 EventParser = Callable[[bytes], Delta | None]
 AnswerParser = Callable[[Any, Mapping[str, str]], Completion]
@@ -71,7 +71,7 @@ class UpstreamStream:
     def _deltas(self, lines: list[bytes]) -> tuple[list[Delta], HfgateError | bytes | None]:
         """The deltas of these lines, and what ended the stream among them: ``[DONE]``, an
         error, or nothing yet."""
-        deltas = []
+        deltas: list[Delta] = []
         for line in lines:
             data = sse_data(line)
             if data is None:
@@ -88,7 +88,7 @@ class UpstreamStream:
                 deltas.append(delta)
         return deltas, None
 
-    async def raw_chunks(self) -> AsyncIterator[bytes]:
+    async def raw_chunks(self) -> AsyncGenerator[bytes, None]:
         """The stream's bytes as sent (relayed as-is by the TGI-native routes)."""
         try:
             async for chunk in self._response.content.iter_any():

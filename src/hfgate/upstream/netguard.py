@@ -1,4 +1,4 @@
-"""The SSRF policy: which upstream hosts hfgate may connect to (DESIGN §1, §2 item 1).
+"""The SSRF policy: which upstream hosts hfgate may connect to (docs/protocols.md §6).
 
 Pure: nothing here resolves names or opens sockets. The credential parser judges literal IPs
 and loopback names before storing anything; the transport's resolver judges every address a

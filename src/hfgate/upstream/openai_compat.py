@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 
-from hfgate.chat.request import ChatRequest, CompletionRequest
 from hfgate.errors import (
     ContextLengthExceeded,
     HfgateError,
@@ -17,18 +16,23 @@ from hfgate.errors import (
     UpstreamOverloaded,
     UpstreamProtocolError,
 )
-from hfgate.upstream.base import Call, Completion, Delta, Usage, finish_reason
-from hfgate.upstream.endpoints import platform_error
+from hfgate.upstream.base import Call, Completion, Delta, finish_reason
+from hfgate.upstream.platform import platform_error
 from hfgate.upstream.tgi import openai_delta, openai_usage, parse_openai_chat
+from hfgate.values.events import Usage
+from hfgate.values.request import ChatRequest, CompletionRequest
+from hfgate.values.served import ServedModel
 
 
 @dataclass(frozen=True, slots=True)
-class ServedModel:
+class ListedModel:
+    """One entry of an engine's `GET /v1/models`."""
+
     id: str
     max_model_len: int | None
 
 
-def parse_models(body: Any) -> list[ServedModel] | None:
+def parse_models(body: Any) -> list[ListedModel] | None:
     """``GET /v1/models`` → the served models, or None when the body is not a model list."""
     if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
         return None
@@ -36,7 +40,7 @@ def parse_models(body: Any) -> list[ServedModel] | None:
     for item in body["data"]:
         if isinstance(item, Mapping) and isinstance(item.get("id"), str):
             length = item.get("max_model_len")
-            models.append(ServedModel(item["id"], length if isinstance(length, int) else None))
+            models.append(ListedModel(item["id"], length if isinstance(length, int) else None))
     return models
 
 
@@ -146,6 +150,7 @@ class OpenAIDialect:
     """vLLM / SGLang: OpenAI's own routes; the model field must be the served model's id."""
 
     name = "openai"
+    renders_prompt = False
 
     def __init__(self, served_model: str) -> None:
         self.served_model = served_model
@@ -175,3 +180,7 @@ class OpenAIDialect:
 
     def error(self, status: int, content_type: str, body: bytes) -> HfgateError:
         return error_from_reply(status, content_type, body)
+
+
+def dialect_for(model: ServedModel) -> OpenAIDialect:
+    return OpenAIDialect(model.served_model)

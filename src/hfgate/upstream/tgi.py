@@ -1,6 +1,6 @@
 """Text-generation-inference: what its answers mean (pure; no I/O here).
 
-Protocol facts from ``shared/reference/tgi.md``: ``/info`` renamed ``max_input_length`` to
+Protocol facts (docs/protocols.md §2): ``/info`` renamed ``max_input_length`` to
 ``max_input_tokens`` in v2.1.0; the Messages API exists since v1.4.0 and ``/chat_tokenize``
 since v2.3.0; ``router == "text-generation-router"`` since v2.0.3.
 """
@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 
-from hfgate.chat.request import ChatRequest, CompletionRequest, Sampling
 from hfgate.errors import (
     ContextLengthExceeded,
     HfgateError,
@@ -24,8 +23,11 @@ from hfgate.errors import (
     UpstreamOverloaded,
     UpstreamProtocolError,
 )
-from hfgate.upstream.base import Call, Completion, Delta, Usage, finish_reason
-from hfgate.upstream.endpoints import platform_error
+from hfgate.upstream.base import Call, Completion, Delta, finish_reason
+from hfgate.upstream.platform import platform_error
+from hfgate.values.events import Usage
+from hfgate.values.request import ChatRequest, CompletionRequest, Sampling
+from hfgate.values.served import ServedModel
 
 ROUTER = "text-generation-router"
 MESSAGES_API_SINCE = (1, 4, 0)
@@ -325,6 +327,7 @@ class MessagesDialect:
     """TGI ≥ 1.4 with a chat template: chat through the Messages API, completions natively."""
 
     name = "tgi"
+    renders_prompt = False  # TGI applies the chat template itself
 
     def chat_call(self, request: ChatRequest, max_tokens: int | None, prompt: str | None) -> Call:
         return Call("/v1/chat/completions", messages_body(request, max_tokens), request.stream)
@@ -355,6 +358,7 @@ class GenerateDialect(MessagesDialect):
     """Old TGI, or a model without a chat template: hfgate renders the prompt, TGI generates."""
 
     name = "tgi-generate"
+    renders_prompt = True
 
     def chat_call(self, request: ChatRequest, max_tokens: int | None, prompt: str | None) -> Call:
         assert prompt is not None, "the generate dialect needs a rendered prompt"
@@ -366,3 +370,12 @@ class GenerateDialect(MessagesDialect):
 
     def parse_event(self, data: bytes) -> Delta | None:
         return parse_generate_event(data)
+
+
+MESSAGES = MessagesDialect()
+GENERATE = GenerateDialect()
+
+
+def dialect_for(model: ServedModel) -> MessagesDialect:
+    """Old TGI, or a model without a chat template, is called through ``/generate``."""
+    return GENERATE if model.chat_route == "generate" else MESSAGES

@@ -1,1 +1,1 @@
-"""The web workspace: sign-in, chat, models, integrations and keys pages (DESIGN §5)."""
+"""The web workspace: sign-in, chat, models, integrations and keys pages."""

@@ -1,4 +1,4 @@
-"""The workspace's pages (DESIGN §5) and the assets they load, served by ``hfgate serve`` itself.
+"""The workspace's pages and the assets they load, served by ``hfgate serve`` itself.
 
 Pages are thin Jinja2 shells: the data comes from the JSON API, called by the page's script
 with the session cookie and the session's CSRF token (given to the page in a ``<meta>`` tag).
@@ -25,9 +25,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from hfgate import __version__
 from hfgate.api.deps import services
-from hfgate.auth import Principal
 from hfgate.auth.sessions import COOKIE
 from hfgate.errors import AuthenticationRequired
+from hfgate.values.principal import Principal
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -154,7 +154,7 @@ async def _page(request: Request, page: str, title: str, *, admin_only: bool = F
     if viewer is None:
         return _to_login(request)
     principal, csrf = viewer
-    context = {"page": page, "title": title, "user": principal, "csrf_token": csrf}
+    context: dict[str, Any] = {"page": page, "title": title, "user": principal, "csrf_token": csrf}
     if admin_only and not principal.is_admin:
         return _render("forbidden.html", 403, script="shell", **context)
     return _render(f"{page}.html", **context)

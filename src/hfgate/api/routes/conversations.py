@@ -1,4 +1,4 @@
-"""Conversation history for the web workspace: ``/api/conversations`` (DESIGN §4, §5).
+"""Conversation history for the web workspace: ``/api/conversations``.
 
 Bodies are checked here, at the edge, field by field, so each refusal names its ``param``.
 """
@@ -12,14 +12,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from hfgate.api import wire
 from hfgate.api.bodies import OBJECT_BODY, SSE_HEADERS, json_body
 from hfgate.api.deps import caller, generation_caller, services
-from hfgate.auth import Principal
-from hfgate.chat.request import parse_sampling
 from hfgate.conversations import ConversationService
 from hfgate.conversations.export import FORMATS, render
 from hfgate.errors import InvalidRequest
 from hfgate.textcheck import plain_text
+from hfgate.values.principal import Principal
+from hfgate.values.request import parse_sampling
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
@@ -106,7 +107,7 @@ def _content(body: Mapping[str, Any]) -> str | None:
 
 
 def _conversations(request: Request) -> ConversationService:
-    return services(request).conversations  # type: ignore[no-any-return]
+    return services(request).conversations
 
 
 # -- routes ------------------------------------------------------------------------------------
@@ -174,17 +175,17 @@ async def chat(
     """Ask (or, with ``content: null``, re-ask) and stream the answer as OpenAI chunks.
 
     The first event is ``event: hfgate`` with the ids the turn is stored under and the
-    context it used; the answer is stored when the stream ends, however it ends.
+    context it used; ``event: waiting`` says the endpoint is waking. The answer is stored
+    when the stream ends, however it ends.
     """
     body = _fields(await json_body(request), CHAT_FIELDS)
     content, model, sampling = _content(body), _model(body, False), parse_sampling(body)
     service = _conversations(request)
     turn = await service.start_chat(principal, conversation_id, content, model, sampling)
-    return ClosingStreamingResponse(
-        service.relay(turn),
-        media_type="text/event-stream",
-        headers=SSE_HEADERS | turn.prepared.headers(),
-    )
+    start = turn.start() | wire.context_info(turn.prepared)
+    stream = wire.WorkspaceStream(turn.prepared.model.name).stream(start, service.relay(turn))
+    headers = SSE_HEADERS | wire.fit_headers(turn.prepared)
+    return ClosingStreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
 @router.get("/{conversation_id}/export")

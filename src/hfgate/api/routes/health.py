@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from hfgate import __version__, lifecycle, metrics
+from hfgate import __version__, metrics, shutdown
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +21,7 @@ async def healthz() -> dict[str, Any]:
 @router.get("/readyz")
 async def readyz() -> Response:
     """Ready for traffic; 503 ``draining`` once shutdown has begun (take it out of the pool)."""
-    if lifecycle.draining():
+    if shutdown.draining():
         return Response(b'{"status": "draining"}', 503, media_type="application/json")
     return Response(b'{"status": "ready"}', media_type="application/json")
 

@@ -17,9 +17,9 @@ from starlette.responses import Response, StreamingResponse
 from hfgate.api.bodies import json_body
 from hfgate.api.deps import admin, services
 from hfgate.api.errors import error_response
-from hfgate.auth import Principal
 from hfgate.errors import HfgateError, InvalidRequest
 from hfgate.integrations.report import Listener, Outcome, Report
+from hfgate.values.principal import Principal
 
 router = APIRouter(prefix="/api/integrations", tags=["integrations"])
 

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from hfgate.api.deps import caller, services
-from hfgate.auth import Principal
-from hfgate.catalog import ServedModel
 from hfgate.errors import NotFound
 from hfgate.services import Services
+from hfgate.values.principal import Principal
+from hfgate.values.served import ServedModel
 
 router = APIRouter(tags=["models"])
 

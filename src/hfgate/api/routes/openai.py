@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response, StreamingResponse
 
+from hfgate.api import wire
 from hfgate.api.bodies import OBJECT_BODY, SSE_HEADERS, json_body
 from hfgate.api.deps import caller, generation_caller, services
 from hfgate.api.disconnect import cancel_on_disconnect
-from hfgate.auth import Principal
-from hfgate.chat.request import parse_chat_request, parse_completion_request
-from hfgate.chat.service import Caller, Prepared
+from hfgate.chat.lifecycle import Caller
+from hfgate.chat.service import Prepared
 from hfgate.errors import InvalidRequest
+from hfgate.values.principal import Principal
+from hfgate.values.request import parse_chat_request, parse_completion_request
 
 router = APIRouter(tags=["openai"])
 
@@ -25,30 +26,19 @@ def strict(request: Request) -> bool:
     return request.headers.get("x-hfgate-strict", "").lower() in ("1", "true", "yes")
 
 
-async def primed(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Start a stream before answering: a failure before its first byte (a paused endpoint,
-    a rejected token, an overloaded engine) then gets a real HTTP status, which OpenAI clients
-    map to the right exception; later failures arrive as error events."""
-    first = await anext(stream)
-
-    async def rest() -> AsyncIterator[bytes]:
-        yield first
-        async for chunk in stream:
-            yield chunk
-
-    return rest()
-
-
 async def _respond(request: Request, prepared: Prepared, who: Caller, stream: bool) -> Response:
     chat = services(request).chat
-    headers = prepared.headers()
+    headers = wire.fit_headers(prepared)
+    render = wire.OpenAIStream(prepared.model.name, prepared.kind, prepared.include_usage)
     if stream:
-        body = await primed(chat.stream(prepared, who))
+        body = render.sse(await wire.primed(chat.stream(prepared, who)))
         return StreamingResponse(
             body, media_type="text/event-stream", headers=SSE_HEADERS | headers
         )
     result = await cancel_on_disconnect(request, chat.complete(prepared, who))
-    return Response(orjson.dumps(result), media_type="application/json", headers=headers)
+    return Response(
+        orjson.dumps(render.completion(result)), media_type="application/json", headers=headers
+    )
 
 
 async def chat_response(request: Request, principal: Principal, body: Any) -> Response:

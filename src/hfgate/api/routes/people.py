@@ -1,4 +1,4 @@
-"""People, keys, sign-in and the audit log (DESIGN §4)."""
+"""People, keys, sign-in and the audit log (who may do what: SECURITY.md)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from starlette.responses import Response
 from hfgate.api.bodies import OBJECT_BODY, json_body
 from hfgate.api.deps import admin, bearer, caller, services
 from hfgate.audit import read_audit
-from hfgate.auth import Principal
 from hfgate.auth.keys import key_view
 from hfgate.auth.sessions import COOKIE, LIFETIME
 from hfgate.errors import AuthenticationRequired, InvalidRequest
+from hfgate.values.principal import Principal
 
 router = APIRouter(tags=["people"])
 

@@ -1,5 +1,5 @@
 """TGI-compatible routes per model: ``/tgi/{model}`` (compat), ``/info``, ``/generate``,
-``/generate_stream``. The model id is a path, slashes and all (DESIGN §7).
+``/generate_stream``. The model id is a path, slashes and all (docs/protocols.md).
 
 Errors here take TGI's own shape, ``{"error", "error_type"}``, because the clients that call
 these routes (``text_generation``, ``huggingface_hub``) parse that shape.
@@ -13,21 +13,30 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
+from hfgate.api import wire
 from hfgate.api.bodies import SSE_HEADERS, json_body
 from hfgate.api.deps import authenticate, generation_caller, services
 from hfgate.api.disconnect import cancel_on_disconnect
 from hfgate.api.routes.openai import chat_response, completion_response
-from hfgate.auth import Principal
-from hfgate.chat.native import split_path, tgi_error
-from hfgate.chat.service import Caller
+from hfgate.chat.lifecycle import Caller
 from hfgate.errors import HfgateError, InvalidRequest
+from hfgate.values.principal import Principal
 
 router = APIRouter(tags=["tgi"])
 OPENAI_ROUTES = {"v1/chat/completions": chat_response, "v1/completions": completion_response}
+ROUTES = ("v1/chat/completions", "v1/completions", "generate_stream", "generate", "info")
+
+
+def split_path(rest: str) -> tuple[str, str]:
+    """``meta-llama/Llama-2-7b-chat-hf/generate`` → (model, "generate"); no suffix → compat."""
+    for route in ROUTES:
+        if rest.endswith("/" + route):
+            return rest[: -len(route) - 1], route
+    return rest.rstrip("/"), ""
 
 
 def _tgi_error_response(exc: HfgateError) -> Response:
-    status, body = tgi_error(exc)
+    status, body = wire.tgi_error(exc)
     headers = {"Retry-After": str(max(1, int(exc.retry_after)))} if exc.retry_after else None
     return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
 
@@ -67,14 +76,14 @@ async def _dispatch(request: Request, rest: str, principal: Principal) -> Respon
     principal.require_model(name)
     model = await native.model(name)
     if route == "info":
-        return Response(orjson.dumps(native.info(model)), media_type="application/json")
+        return Response(orjson.dumps(wire.tgi_info(model)), media_type="application/json")
     if request.method != "POST":
         raise InvalidRequest(f"use POST for /tgi/{name}/{route}".rstrip("/"))
     body, prompt = await native.fit(model, await json_body(request))
     stream = route == "generate_stream" or (route == "" and body.get("stream") is True)
     path, who = "/" + route, Caller(principal, "tgi")
     if stream:
-        relay = native.stream(model, path, body, who, prompt)
+        relay = wire.tgi_sse(native.stream(model, path, body, who, prompt))
         return StreamingResponse(relay, media_type="text/event-stream", headers=SSE_HEADERS)
     answer: Any = await cancel_on_disconnect(
         request, native.generate(model, path, body, who, prompt)

@@ -11,7 +11,7 @@ import { copyText, el, fmtInt, iconButton, openDialog, popupMenu, toast } from '
 const IS_ADMIN = ['owner', 'admin'].includes(document.body.dataset.role);
 const MODEL_POLL_MS = 5000;
 const SLOW_START_MS = 3000; // no first token by then: show the waiting state
-const COLD = new Set(['scaled_to_zero', 'waking', 'pending']);
+const COLD = new Set(['scaled_to_zero', 'waking', 'initializing', 'pending']);
 // On touch screens Enter makes a new line (there is no Shift): the Send button sends.
 const TOUCH = window.matchMedia('(pointer: coarse)').matches;
 
@@ -553,11 +553,10 @@ async function streamAnswer(body, question) {
   stickToBottom = true;
   scrollToBottom(true);
   showNotice(null);
-  // A model known to be asleep: say so at once (the server's own progress follows every 5 s).
   // A model known to be asleep: say so at once. Any answer slower than a few seconds gets
   // the same progress (the server's own count follows every 5 s).
   const known = model(modelId);
-  const asleep = known && ['scaled_to_zero', 'waking'].includes(known.status);
+  const asleep = known && ['scaled_to_zero', 'waking', 'initializing'].includes(known.status);
   setTimeout(() => {
     if (state.streaming === run && !run.gotToken && !run.waking) {
       showWaking(run, (performance.now() - run.started) / 1000, asleep ? 'waking' : 'waiting');
@@ -579,8 +578,9 @@ async function streamAnswer(body, question) {
   }
   try {
     for await (const item of readEvents(response)) {
-      if (item.comment) {
-        onComment(run, item.comment);
+      if (item.comment) continue;
+      if (item.event === 'waiting') {
+        onWaiting(run, JSON.parse(item.data));
         continue;
       }
       if (item.event === 'hfgate') {
@@ -633,11 +633,9 @@ function onStart(run, info) {
   }
 }
 
-const WAKING = /(waking|waiting for) the endpoint\D*(\d+)\s*s/i;
-
-function onComment(run, text) {
-  const match = text.match(WAKING);
-  if (match && !run.gotToken) showWaking(run, Number(match[2]), match[1].toLowerCase() === 'waking' ? 'waking' : 'waiting');
+// The server says the endpoint is not answering yet: {reason: 'waking' | 'waiting', elapsed}.
+function onWaiting(run, info) {
+  if (!run.gotToken) showWaking(run, Number(info.elapsed) || 0, info.reason === 'waking' ? 'waking' : 'waiting');
 }
 
 const WAKING_HINTS = {

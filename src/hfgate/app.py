@@ -1,4 +1,4 @@
-"""The ASGI application: services in, routes and the error boundary on top."""
+"""The ASGI application: services in; the API, the workspace and the error boundary on top."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from hfgate import __version__, lifecycle
+from hfgate import __version__, shutdown
 from hfgate.api import errors
 from hfgate.api.fastlane import Gateway
 from hfgate.api.limits import BodySizeLimit
@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await svc.start()
-        lifecycle.install_drain(settings.drain_seconds)
+        shutdown.install_drain(settings.drain_seconds)
         try:
             yield
         finally:

@@ -1,8 +1,9 @@
-"""What the Inference Endpoints platform itself answers, whatever engine runs behind it.
+"""What the Inference Endpoints platform itself answers, whatever engine runs behind it (pure).
 
 Its proxy answers before the engine does: 401/403 for tokens, 400 "endpoint is paused",
-502/503/504 while a replica scales up from zero (the body is not JSON). See
-``shared/reference/hf-endpoints.md`` §1.4 and §2.2.
+502/503/504 with a body that is not JSON while a replica scales up from zero or starts
+(docs/protocols.md §1). An engine's own 503 (overloaded, still loading) is JSON. These are the
+only definitions of those facts; ``hfgate.endpoints`` turns them into a model's status.
 """
 
 from __future__ import annotations
@@ -22,6 +23,16 @@ def is_paused(status: int, text: str) -> bool:
     return status == 400 and "paused" in text.lower()
 
 
+def is_cold(status: int, text: str) -> bool:
+    """The proxy's answer while no replica runs: scaled to zero, or one starting."""
+    return status in COLD_STATUSES and not text.lstrip().startswith("{")
+
+
+def is_asleep(status: int, text: str) -> bool:
+    """Cold or paused: the endpoint cannot answer now, and nothing is wrong with the call."""
+    return is_cold(status, text) or is_paused(status, text)
+
+
 def platform_error(status: int, text: str) -> HfgateError | None:
     """The platform-level meaning of an answer, or None when the engine answered."""
     if status == 401:
@@ -37,6 +48,6 @@ def platform_error(status: int, text: str) -> HfgateError | None:
             "the endpoint is paused and will not wake by itself: its owner must resume it on"
             " the Inference Endpoints page"
         )
-    if status in COLD_STATUSES and not text.lstrip().startswith("{"):
+    if is_cold(status, text):
         return EndpointColdStart(f"the endpoint is scaled to zero or starting (HTTP {status})")
     return None

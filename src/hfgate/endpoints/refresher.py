@@ -9,8 +9,9 @@ models are probed, and how often:
 * ``ready`` — once at start, then only while people are using it (traffic in the last
   ``RECENT_TRAFFIC`` seconds). An idle endpoint is left alone, so its scale-to-zero timer runs
   out as it would without hfgate.
-* ``paused`` / ``auth_failed`` / ``unreachable`` — every ``SLOW_PROBE`` seconds, to notice a
-  resume or a fix; such answers come from the platform's proxy and wake nothing.
+* ``paused`` / ``initializing`` / ``auth_failed`` / ``unreachable`` — every ``SLOW_PROBE``
+  seconds, to notice a resume or a fix; such answers come from the platform's proxy (or an
+  engine that is already up) and wake nothing.
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ import asyncio
 import logging
 import time
 
-from hfgate.catalog.catalog import Catalog, ServedModel
-from hfgate.catalog.status import ModelStatus, StatusBoard, StatusEntry
+from hfgate.catalog import Catalog
+from hfgate.endpoints.state import (
+    ModelStatus,
+    StatusBoard,
+    StatusEntry,
+    status_from_health,
+)
 from hfgate.errors import HfgateError
-from hfgate.upstream.endpoints import COLD_STATUSES, is_paused
 from hfgate.upstream.transport import Transport
+from hfgate.values.served import ServedModel
 
 log = logging.getLogger("hfgate.status")
 RECENT_TRAFFIC = 300.0
@@ -41,23 +47,6 @@ def should_probe(entry: StatusEntry, now: float, interval: float) -> bool:
             return True
         return now - entry.last_traffic < RECENT_TRAFFIC and since_check >= interval
     return since_check >= SLOW_PROBE
-
-
-def status_from_health(status: int, text: str) -> tuple[ModelStatus, str]:
-    if status == 200:
-        return ModelStatus.READY, "healthy"
-    if status in (401, 403):
-        return ModelStatus.AUTH_FAILED, f"the endpoint rejected hfgate's token (HTTP {status})"
-    if is_paused(status, text):
-        return ModelStatus.PAUSED, "the endpoint is paused: its owner must resume it"
-    if status in COLD_STATUSES and text.lstrip().startswith("{"):
-        return ModelStatus.UNREACHABLE, f"the engine reports itself unhealthy (HTTP {status})"
-    if status in COLD_STATUSES:
-        return (
-            ModelStatus.SCALED_TO_ZERO,
-            f"scaled to zero (HTTP {status}); wakes on the next request",
-        )
-    return ModelStatus.UNREACHABLE, f"GET /health answered HTTP {status}"
 
 
 class StatusRefresher:

@@ -1,4 +1,4 @@
-"""Process lifecycle: draining on shutdown, so a load balancer stops sending new work.
+"""Shutting down: draining, so a load balancer stops sending new work.
 
 On SIGTERM the process first reports draining (``/readyz`` answers 503) and keeps serving for
 ``HFGATE_DRAIN_SECONDS`` so the balancer notices; then uvicorn's own handler stops accepting

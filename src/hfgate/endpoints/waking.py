@@ -1,25 +1,27 @@
-"""Waiting out scale-to-zero cold starts.
+"""Waiting for an endpoint to wake: the cold-start guard of every call, and the one wait loop.
 
-Each attempt carries ``X-Scale-Up-Timeout`` (a short hold at first, so a sleeping endpoint is
-noticed within seconds). When the endpoint answers 502/503/504, one *waker* per model takes
-over: it holds a ``GET /health`` at the proxy until a replica is up, with backoff, until the
-deadline. Every other request for that model waits on the same waker instead of knocking on
-the endpoint itself — one wake-up however many callers. While they wait, callers receive
-``Waiting`` ticks (streams turn them into SSE keep-alive comments). Nothing here retries once
-an attempt has succeeded: after the first token, failures are the caller's to report.
+Each call's attempt carries ``X-Scale-Up-Timeout`` (a short hold at first, so a sleeping
+endpoint is noticed within seconds). When the endpoint answers as cold (the proxy's 502/503/504,
+``upstream.platform``), one *waker* per model takes over: it holds ``GET /health`` at the proxy
+until a replica is up, with backoff, until the deadline. Every other request for that model
+waits on the same waker instead of knocking on the endpoint itself — one wake-up however many
+callers, and with a ``WakeCoordinator`` one per cluster. While they wait, callers receive
+``Waiting`` events. Nothing here retries once an attempt has succeeded: after the first token,
+failures are the caller's to report.
+
+``hold_until`` is the one loop that asks an endpoint again and again while it is cold; the
+waker uses it on ``/health``, validation on ``/info``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from hfgate import metrics
-from hfgate.catalog import ModelStatus, ServedModel, StatusBoard
-from hfgate.cluster.coordination import LocalCoordinator, WakeCoordinator
+from hfgate.endpoints.state import ASLEEP, ModelStatus, StatusBoard
 from hfgate.errors import (
     EndpointColdStart,
     EndpointColdStartTimeout,
@@ -27,8 +29,10 @@ from hfgate.errors import (
     UpstreamAuthFailed,
     UpstreamUnreachable,
 )
-from hfgate.upstream.endpoints import platform_error
-from hfgate.upstream.transport import Transport
+from hfgate.upstream.platform import is_cold, platform_error
+from hfgate.upstream.transport import Reply, Transport
+from hfgate.values.events import Waiting
+from hfgate.values.served import ServedModel
 
 T = TypeVar("T")
 FIRST_HOLD = 5.0  # seconds the proxy may hold a first attempt before we learn it is cold
@@ -40,13 +44,74 @@ AWAKE_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
-class Waiting:
-    elapsed: float
-
-
-@dataclass(frozen=True, slots=True)
 class Ready(Generic[T]):
     value: T
+
+
+class WakeCoordinator(Protocol):
+    """Who may wake an endpoint now (``hfgate.cluster`` has one for several processes)."""
+
+    async def claim(self, name: str, ttl: float) -> bool: ...
+
+    async def release(self, name: str) -> None: ...
+
+
+class LocalCoordinator:
+    """One process: it always wakes its endpoints itself (its ColdStarts already single-flight)."""
+
+    async def claim(self, name: str, ttl: float) -> bool:
+        return True
+
+    async def release(self, name: str) -> None:
+        return None
+
+
+async def hold_until(
+    ask: Callable[[float], Awaitable[Reply]],
+    seconds: float,
+    done: Callable[[Reply], bool],
+    *,
+    most: float = MAX_HOLD,
+    on_wait: Callable[[float, Reply | None], None] | None = None,
+) -> Reply | None:
+    """``ask(hold)`` until ``done(reply)`` or ``seconds`` pass; the last reply (None if none).
+
+    Each ask may be held at the proxy for up to ``most`` seconds. Quick refusals (the proxy or
+    the network answering at once) back off, up to 10 s, so a down endpoint is not hammered.
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    reply, backoff = None, 0.5
+    while (left := started + seconds - loop.time()) > 0:
+        if on_wait is not None:
+            on_wait(loop.time() - started, reply)
+        hold = min(most, left)
+        asked = loop.time()
+        try:
+            reply = await ask(hold)
+        except UpstreamUnreachable:
+            pass
+        else:
+            if done(reply):
+                return reply
+        if loop.time() - asked < hold / 2:
+            await asyncio.sleep(min(backoff, max(0.0, started + seconds - loop.time())))
+            backoff = min(backoff * 2, 10.0)
+    return reply
+
+
+def awake_or_decided(reply: Reply) -> bool:
+    """For the waker: up, or an answer that waiting will not change (paused, auth)."""
+    return reply.status == 200 or _decisive(reply) is not None
+
+
+def not_cold(reply: Reply) -> bool:
+    return not is_cold(reply.status, reply.text())
+
+
+def _decisive(reply: Reply) -> EndpointPaused | UpstreamAuthFailed | None:
+    error = platform_error(reply.status, reply.text())
+    return error if isinstance(error, EndpointPaused | UpstreamAuthFailed) else None
 
 
 class ColdStarts:
@@ -65,6 +130,11 @@ class ColdStarts:
 
     def is_waking(self, name: str) -> bool:
         return name in self._wakers
+
+    def reason(self, name: str) -> str:
+        """``waking`` when the model is known to be asleep; ``waiting`` when it is only slow."""
+        asleep = self.board.get(name).status in ASLEEP
+        return "waking" if asleep or name in self._wakers else "waiting"
 
     async def run(self, model: ServedModel, attempt: Callable[[float], Awaitable[T]]) -> T:
         """Call ``attempt(hold)`` until the endpoint is awake; for non-streaming callers."""
@@ -94,13 +164,13 @@ class ColdStarts:
         while True:
             waker = self._wakers.get(model.name)
             if waker is not None:
-                async for waited in _wait(asyncio.shield(waker), started, tick):
+                async for waited in self._wait(model, asyncio.shield(waker), started, tick):
                     yield waited
                 waker.result()  # re-raises the waker's timeout, pause or auth failure
             hold = min(FIRST_HOLD, max(1.0, deadline - loop.time()))
             task = asyncio.ensure_future(attempt(hold))
             try:
-                async for waited in _wait(task, started, tick):
+                async for waited in self._wait(model, task, started, tick):
                     yield waited
                 value = task.result()
             except EndpointColdStart:
@@ -162,42 +232,39 @@ class ColdStarts:
         )
 
     async def _hold_until_healthy(self, model: ServedModel, deadline: float) -> bool:
-        """Hold ``GET /health`` at the proxy (with backoff on quick refusals) until it is up."""
+        """Hold ``GET /health`` at the proxy until it is up; paused or refused fail at once."""
         loop = asyncio.get_running_loop()
-        backoff = 0.5
-        while (left := deadline - loop.time()) > 0:
-            hold = min(left, MAX_HOLD)
-            with contextlib.suppress(UpstreamUnreachable):
-                reply = await self.transport.request(
-                    "GET",
-                    model.endpoint + "/health",
-                    token=model.api_key,
-                    headers={"X-Scale-Up-Timeout": str(max(1, int(hold)))},
-                    timeout=hold + 30,
-                )
-                if reply.status == 200:
-                    self.board.set(model.name, ModelStatus.READY, "awake")
-                    return True
-                self._fail_fast(model, platform_error(reply.status, reply.text()))
-            await asyncio.sleep(min(backoff, max(0.0, deadline - loop.time())))
-            backoff = min(backoff * 2, 10.0)
-        return False
 
-    def _fail_fast(self, model: ServedModel, error: Exception | None) -> None:
-        if isinstance(error, EndpointPaused):
-            self.board.set(model.name, ModelStatus.PAUSED, error.message)
-            raise error
-        if isinstance(error, UpstreamAuthFailed):
-            self.board.set(model.name, ModelStatus.AUTH_FAILED, error.message)
-            raise error
+        def health(hold: float) -> Awaitable[Reply]:
+            return self.transport.request(
+                "GET",
+                model.endpoint + "/health",
+                token=model.api_key,
+                headers={"X-Scale-Up-Timeout": str(max(1, int(hold)))},
+                timeout=hold + 30,
+            )
+
+        reply = await hold_until(health, deadline - loop.time(), awake_or_decided)
+        if reply is None or reply.status != 200:
+            if reply is not None and (error := _decisive(reply)):
+                self.board.observe(model.name, error)
+                raise error
+            return False
+        self.board.set(model.name, ModelStatus.READY, "awake")
+        return True
+
+    def _wait(
+        self, model: ServedModel, future: asyncio.Future[T], started: float, tick: float | None
+    ) -> AsyncIterator[Waiting]:
+        return _wait(future, started, tick, lambda: self.reason(model.name))
 
 
 async def _wait(
-    future: asyncio.Future[T], started: float, tick: float | None
+    future: asyncio.Future[T], started: float, tick: float | None, reason: Callable[[], str]
 ) -> AsyncIterator[Waiting]:
     """Wait for ``future``; every ``tick`` seconds without it, yield how long we have waited."""
     loop = asyncio.get_running_loop()
     while not future.done():
         await asyncio.wait({future}, timeout=tick)
         if not future.done():
-            yield Waiting(loop.time() - started)
+            yield Waiting(reason(), loop.time() - started)

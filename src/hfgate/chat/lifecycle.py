@@ -1,0 +1,146 @@
+"""One call's lifecycle, the same for every generation route (OpenAI and TGI, streamed or not).
+
+    traffic noted on the status board  →  the cold-start guard (``endpoints.waking``)
+      →  the outcome noted on the board  →  tokens spent against the key's limits,
+         metrics and the usage record written
+
+A non-streaming call is ``complete``; a streaming one is ``stream``, which yields batches of
+typed events (``values.events``): ``Waiting`` while the endpoint wakes, then what the route's
+reader makes of the upstream stream, and ``Error`` if the call fails — a stream never raises
+an upstream failure, so every edge decides for itself how to show it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from hfgate import metrics
+from hfgate.auth.ratelimit import Limiter
+from hfgate.chat.usage import UsageEvent, UsageRecorder
+from hfgate.endpoints.state import StatusBoard
+from hfgate.endpoints.waking import ColdStarts
+from hfgate.errors import HfgateError
+from hfgate.upstream.client import UpstreamStream
+from hfgate.values.events import Batch, Error, Usage, Waiting
+from hfgate.values.principal import Principal
+from hfgate.values.served import ServedModel
+
+T = TypeVar("T")
+KEEPALIVE_SECONDS = 5.0
+
+
+@dataclass(slots=True)
+class Caller:
+    principal: Principal
+    route: str
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(slots=True)
+class Tally:
+    """What a streamed call has used so far; its reader keeps it up to date."""
+
+    usage: Usage
+    status: int = 200
+    first_at: float | None = None  # perf_counter time of the first token
+
+    def first_token(self) -> None:
+        if self.first_at is None:
+            self.first_at = time.perf_counter()
+
+
+Reader = Callable[[UpstreamStream, Tally], AsyncGenerator[Batch, None]]
+
+
+class Lifecycle:
+    def __init__(
+        self, board: StatusBoard, coldstarts: ColdStarts, usage: UsageRecorder, limiter: Limiter
+    ) -> None:
+        self.board, self.coldstarts, self.usage, self.limiter = board, coldstarts, usage, limiter
+
+    async def complete(
+        self,
+        model: ServedModel,
+        caller: Caller,
+        attempt: Callable[[float], Awaitable[T]],
+        usage_of: Callable[[T], Usage],
+        spent: Usage,
+    ) -> T:
+        """``attempt(hold)`` through the cold-start guard; ``spent`` is what a failure cost."""
+        self.board.touch(model.name)
+        status = 500
+        try:
+            result = await self.coldstarts.run(model, attempt)
+            spent, status = usage_of(result), 200
+        except HfgateError as exc:
+            status = exc.status
+            self.board.observe(model.name, exc)
+            raise
+        finally:
+            self.record(model.name, caller, status, spent, None)
+        self.board.observe(model.name, None)
+        return result
+
+    async def stream(
+        self,
+        model: ServedModel,
+        caller: Caller,
+        opener: Callable[[float], Awaitable[UpstreamStream]],
+        read: Reader,
+        tally: Tally,
+    ) -> AsyncGenerator[Batch, None]:
+        self.board.touch(model.name)
+        upstream: UpstreamStream | None = None
+        try:
+            async for item in self.coldstarts.attempts(model, opener, tick=KEEPALIVE_SECONDS):
+                if isinstance(item, Waiting):
+                    yield [item]
+                else:
+                    upstream = item.value
+            assert upstream is not None
+            async with contextlib.aclosing(read(upstream, tally)) as batches:
+                async for batch in batches:
+                    yield batch
+            self.board.observe(model.name, None)
+        except HfgateError as exc:
+            self.board.observe(model.name, exc)
+            tally.status = exc.status
+            yield [Error(exc), tally.usage]
+        finally:
+            if upstream is not None:
+                upstream.close()  # a client that went away cancels the generation now
+            self.record(model.name, caller, tally.status, tally.usage, tally.first_at)
+
+    def record(
+        self, model: str, caller: Caller, status: int, usage: Usage, first_at: float | None
+    ) -> None:
+        """Account for one finished call: tokens against the key's limits, metrics, usage."""
+        self.limiter.spend(caller.principal, usage.prompt_tokens + usage.completion_tokens)
+        seconds = time.perf_counter() - caller.started
+        first = first_at - caller.started if first_at else None
+        metrics.observe_request(
+            model,
+            caller.route,
+            status,
+            seconds,
+            first,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+        )
+        self.usage.record(
+            UsageEvent(
+                model=model,
+                route=caller.route,
+                status=status,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                latency_ms=seconds * 1000,
+                ttft_ms=first * 1000 if first is not None else None,
+                user_id=caller.principal.user_id,
+                key_id=caller.principal.key_id,
+            )
+        )

@@ -1,0 +1,137 @@
+"""A model's status, and what each thing an endpoint answers says about it.
+
+Status comes first from real traffic (every upstream answer tells us something) and only then
+from probes of ``/health``. Probes never wake a sleeping endpoint and never keep an idle one
+awake (see ``refresher``). The states are distinct because each asks something different of a
+person: ``scaled_to_zero`` wakes on the next request, ``waking`` is being woken by hfgate,
+``initializing`` is starting a replica on its own (an engine still loading its weights),
+``paused`` waits for its owner, ``failed`` needs an admin.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hfgate.errors import (
+    EndpointColdStartTimeout,
+    EndpointPaused,
+    HfgateError,
+    UpstreamAuthFailed,
+    UpstreamUnreachable,
+)
+from hfgate.upstream.platform import COLD_STATUSES, is_cold, is_paused
+
+
+class ModelStatus(StrEnum):
+    READY = "ready"
+    SCALED_TO_ZERO = "scaled_to_zero"
+    WAKING = "waking"
+    INITIALIZING = "initializing"
+    PAUSED = "paused"
+    UNREACHABLE = "unreachable"
+    AUTH_FAILED = "auth_failed"
+    PENDING = "pending"
+    FAILED = "failed"
+
+
+# States in which the endpoint has no replica to answer: a request (or a probe) would wait.
+ASLEEP = frozenset({ModelStatus.SCALED_TO_ZERO, ModelStatus.WAKING, ModelStatus.INITIALIZING})
+
+# What a failed call says of the endpoint; other errors (a bad request, an overloaded engine)
+# say nothing about its status.
+STATUS_FOR_ERROR: dict[type[HfgateError], ModelStatus] = {
+    EndpointPaused: ModelStatus.PAUSED,
+    UpstreamAuthFailed: ModelStatus.AUTH_FAILED,
+    UpstreamUnreachable: ModelStatus.UNREACHABLE,
+    EndpointColdStartTimeout: ModelStatus.SCALED_TO_ZERO,
+}
+
+
+def status_from_health(status: int, text: str) -> tuple[ModelStatus, str]:
+    """What an answer to ``GET /health`` says, with a sentence for people."""
+    if status == 200:
+        return ModelStatus.READY, "healthy"
+    if status in (401, 403):
+        return ModelStatus.AUTH_FAILED, f"the endpoint rejected hfgate's token (HTTP {status})"
+    if is_paused(status, text):
+        return ModelStatus.PAUSED, "the endpoint is paused: its owner must resume it"
+    if is_cold(status, text):
+        return (
+            ModelStatus.SCALED_TO_ZERO,
+            f"scaled to zero (HTTP {status}); wakes on the next request",
+        )
+    if status in COLD_STATUSES and "loading" in text.lower():
+        return ModelStatus.INITIALIZING, f"the engine is loading the model (HTTP {status})"
+    if status in COLD_STATUSES:
+        return ModelStatus.UNREACHABLE, f"the engine reports itself unhealthy (HTTP {status})"
+    return ModelStatus.UNREACHABLE, f"GET /health answered HTTP {status}"
+
+
+@dataclass
+class StatusEntry:
+    status: ModelStatus
+    detail: str = ""
+    changed_at: float = 0.0
+    checked_at: float = 0.0
+    last_traffic: float = 0.0
+    answered_at: float = 0.0  # event-loop time of the last successful call (this process)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "detail": self.detail,
+            "since": round(self.changed_at, 3),
+            "checked_at": round(self.checked_at, 3),
+        }
+
+
+class StatusBoard:
+    """Per-process status, keyed by model name."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, StatusEntry] = {}
+        # Set by hfgate.cluster to share changes with other processes.
+        self.on_change: Callable[[str, StatusEntry], None] | None = None
+
+    def get(self, name: str) -> StatusEntry:
+        entry = self._entries.get(name)
+        if entry is None:
+            entry = self._entries[name] = StatusEntry(ModelStatus.READY, "not checked yet")
+        return entry
+
+    def set(self, name: str, status: ModelStatus, detail: str = "") -> StatusEntry:
+        now = time.time()
+        entry = self.get(name)
+        if entry.status != status:
+            entry.changed_at = now
+        entry.status, entry.detail, entry.checked_at = status, detail, now
+        if self.on_change is not None:
+            self.on_change(name, entry)
+        return entry
+
+    def observe(self, name: str, error: HfgateError | None) -> None:
+        """What a call's outcome says of the endpoint (traffic is the best probe)."""
+        if error is None:
+            if self.get(name).status is not ModelStatus.READY:
+                self.set(name, ModelStatus.READY, "answered a request")
+            return
+        status = STATUS_FOR_ERROR.get(type(error))
+        if status is not None:
+            self.set(name, status, error.message)
+
+    def merge(self, name: str, other: StatusEntry) -> None:
+        """Take another process's view of a model if it is newer than ours."""
+        entry = self.get(name)
+        if other.checked_at > entry.checked_at:
+            entry.status, entry.detail = other.status, other.detail
+            entry.changed_at, entry.checked_at = other.changed_at, other.checked_at
+
+    def touch(self, name: str) -> None:
+        """Record user traffic: it is what allows probing without keeping an endpoint awake."""
+        self.get(name).last_traffic = time.time()
+
+    def forget(self, name: str) -> None:
+        self._entries.pop(name, None)

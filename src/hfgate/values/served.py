@@ -1,0 +1,24 @@
+"""A model as the gateway serves it: which endpoint, which engine, which limits (a value)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    name: str
+    integration_id: str
+    model_name: str
+    endpoint: str
+    api_key: str = field(repr=False)
+    context_window: int = 0
+    engine: str = "tgi"
+    engine_version: str | None = None
+    chat_route: str = "messages"
+    tokenize_route: str | None = None
+    max_total_tokens: int | None = None
+    max_input_tokens: int | None = None
+    created_at: datetime | None = None
+    served_model: str = ""  # the id an OpenAI-compatible server expects in "model"
