@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from tests.conversations.support import chat, events, messages, new_conversation, wait_for
 from tests.support.peers import MODEL, Gateway, SimHandle
@@ -158,3 +159,25 @@ def test_an_answer_whose_question_was_deleted_meanwhile_is_dropped(
     assert deleted == [200]
     assert messages(client, cid) == []
     assert client.delete(f"/api/conversations/{cid}").status_code == 200
+
+
+def test_a_cold_endpoint_is_announced_as_structured_waiting_events(
+    sim: SimHandle, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workspace learns "waking" from a named event with numbers, never from prose."""
+    monkeypatch.setattr("hfgate.chat.lifecycle.KEEPALIVE_SECONDS", 0.3)
+    monkeypatch.setattr("hfgate.endpoints.waking.FIRST_HOLD", 1.0)  # found cold after 1 s
+    sim.patch(state="scaled_to_zero", cold_start=2.5)
+    cid = new_conversation(client)["id"]
+    with client.stream("POST", f"/api/conversations/{cid}/chat", json={"content": "hi"}) as r:
+        assert r.status_code == 200
+        seen = list(events(r))
+
+    names = [name for name, _ in seen]
+    assert names[0] == "hfgate" and "waiting" in names, names
+    assert names.index("waiting") < names.index("message"), "waiting comes before the answer"
+    waiting = [json.loads(data) for name, data in seen if name == "waiting"]
+    assert all(set(w) == {"reason", "elapsed"} for w in waiting)
+    # "waiting" while the first attempt is held; "waking" once hfgate knows it is asleep.
+    assert waiting[-1]["reason"] == "waking" and waiting[-1]["elapsed"] >= waiting[0]["elapsed"]
+    assert _last_answer(client, cid)["status"] == "complete"

@@ -66,7 +66,7 @@ def fit_headers(prepared: Prepared) -> dict[str, str]:
     return headers
 
 
-async def primed(batches: AsyncGenerator[Batch, None]) -> AsyncGenerator[Batch, None]:
+async def first_batch(batches: AsyncGenerator[Batch, None]) -> Batch:
     """Start a stream before answering: a failure before anything was sent (a paused
     endpoint, a rejected token, an overloaded engine) is raised, so it gets a real HTTP
     status, which OpenAI clients map to the right exception; later ones arrive as events."""
@@ -74,14 +74,7 @@ async def primed(batches: AsyncGenerator[Batch, None]) -> AsyncGenerator[Batch, 
     if isinstance(first[0], Error):
         await batches.aclose()
         raise first[0].error
-    return _chain(first, batches)
-
-
-async def _chain(first: Batch, rest: AsyncGenerator[Batch, None]) -> AsyncGenerator[Batch, None]:
-    async with contextlib.aclosing(rest):
-        yield first
-        async for batch in rest:
-            yield batch
+    return first
 
 
 # -- OpenAI --------------------------------------------------------------------------------------
@@ -117,9 +110,14 @@ class OpenAIStream:
         body["usage"] = result.usage.to_dict()
         return body
 
-    async def sse(self, batches: AsyncGenerator[Batch, None]) -> AsyncIterator[bytes]:
+    async def sse(
+        self, batches: AsyncGenerator[Batch, None], first: Batch | None = None
+    ) -> AsyncIterator[bytes]:
+        """``first``: a batch already taken from ``batches`` (``first_batch``)."""
         # Closed with this generator: a client that leaves ends the upstream call at once.
         async with contextlib.aclosing(batches):
+            if first and (data := self.render(first)):
+                yield data
             async for batch in batches:
                 if data := self.render(batch):
                     yield data  # the events that arrived together leave together

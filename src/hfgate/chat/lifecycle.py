@@ -16,7 +16,7 @@ import contextlib
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from hfgate import metrics
 from hfgate.auth.ratelimit import Limiter
@@ -30,6 +30,7 @@ from hfgate.values.principal import Principal
 from hfgate.values.served import ServedModel
 
 T = TypeVar("T")
+R = TypeVar("R")
 KEEPALIVE_SECONDS = 5.0
 
 
@@ -53,7 +54,17 @@ class Tally:
             self.first_at = time.perf_counter()
 
 
-Reader = Callable[[UpstreamStream, Tally], AsyncGenerator[Batch, None]]
+class Reader(Protocol[R]):
+    """How a route reads its upstream stream: the items it arrives in (one per network read),
+    each turned into a batch of events, and what ends it."""
+
+    def items(self, upstream: UpstreamStream) -> AsyncGenerator[R, None]: ...
+
+    def events(self, item: R, tally: Tally) -> Batch: ...
+
+    def end(self, tally: Tally) -> Batch:
+        """The last batch (``Usage``), or an ``HfgateError`` if the stream was cut short."""
+        ...
 
 
 class Lifecycle:
@@ -90,7 +101,7 @@ class Lifecycle:
         model: ServedModel,
         caller: Caller,
         opener: Callable[[float], Awaitable[UpstreamStream]],
-        read: Reader,
+        reader: Reader[Any],
         tally: Tally,
     ) -> AsyncGenerator[Batch, None]:
         self.board.touch(model.name)
@@ -102,9 +113,14 @@ class Lifecycle:
                 else:
                     upstream = item.value
             assert upstream is not None
-            async with contextlib.aclosing(read(upstream, tally)) as batches:
-                async for batch in batches:
-                    yield batch
+            # The reader's items are iterated here, not through a generator of its own: one
+            # hop less for every batch of every stream.
+            async with contextlib.aclosing(reader.items(upstream)) as items:
+                async for item in items:
+                    if batch := reader.events(item, tally):
+                        yield batch
+            if batch := reader.end(tally):
+                yield batch
             self.board.observe(model.name, None)
         except HfgateError as exc:
             self.board.observe(model.name, exc)

@@ -91,15 +91,23 @@ class NativeService:
             )
 
         tally = Tally(Usage(prompt, 0))
-        return self.chat.lifecycle.stream(model, who, opener, _relay, tally)
+        return self.chat.lifecycle.stream(model, who, opener, _Relay(), tally)
 
 
-async def _relay(upstream: UpstreamStream, tally: Tally) -> AsyncGenerator[Batch, None]:
-    async for events in _whole_events(upstream.raw_chunks()):
-        if relayed := events.count(TOKEN_KEY):  # one token per event
+class _Relay:
+    """TGI's events as sent, cut at event boundaries, their tokens counted."""
+
+    def items(self, upstream: UpstreamStream) -> AsyncGenerator[bytes, None]:
+        return _whole_events(upstream.raw_chunks())
+
+    def events(self, data: bytes, tally: Tally) -> Batch:
+        if relayed := data.count(TOKEN_KEY):  # one token per event
             tally.usage.completion_tokens += relayed
             tally.first_token()
-        yield [Relayed(events, relayed)]
+        return [Relayed(data, relayed)]
+
+    def end(self, tally: Tally) -> Batch:
+        return []
 
 
 def generated_tokens(answer: Any) -> int:
@@ -121,7 +129,7 @@ def without_details(answer: Any) -> Any:
     return answer
 
 
-async def _whole_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _whole_events(chunks: AsyncIterator[bytes]) -> AsyncGenerator[bytes, None]:
     """The bytes as sent, cut after the last complete event of each read: if the endpoint
     fails mid-event, the error event that follows is not glued to half an event."""
     pending = b""

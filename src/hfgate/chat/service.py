@@ -152,8 +152,7 @@ class ChatService:
             )
 
         tally = Tally(prepared.no_output())
-        reader = _Reader(prepared.stops)
-        return self.lifecycle.stream(model, caller, opener, reader.read, tally)
+        return self.lifecycle.stream(model, caller, opener, _Reader(prepared.stops), tally)
 
 
 def _usage_of(result: Completion) -> Usage:
@@ -167,24 +166,28 @@ class _Reader:
         self.trimmer = StopTrimmer(stops)
         self.finished = False
 
-    async def read(self, upstream: UpstreamStream, tally: Tally) -> AsyncGenerator[Batch, None]:
-        async for deltas in upstream.delta_batches():
-            batch: Batch = []
-            for delta in deltas:
-                if delta.usage is not None:
-                    tally.usage = delta.usage
-                if not self.finished:
-                    self._events(delta, batch)
-            if batch:
-                tally.first_token()
-                yield batch
+    def items(self, upstream: UpstreamStream) -> AsyncGenerator[list[Delta], None]:
+        return upstream.delta_batches()
+
+    def events(self, deltas: list[Delta], tally: Tally) -> Batch:
+        batch: Batch = []
+        for delta in deltas:
+            if delta.usage is not None:
+                tally.usage = delta.usage
+            if not self.finished:
+                self._add(delta, batch)
+        if batch:
+            tally.first_token()
+        return batch
+
+    def end(self, tally: Tally) -> Batch:
         if not self.finished:
             raise UpstreamProtocolError(
                 "the endpoint ended the stream before the answer was complete"
             )
-        yield [tally.usage]
+        return [tally.usage]
 
-    def _events(self, delta: Delta, batch: Batch) -> None:
+    def _add(self, delta: Delta, batch: Batch) -> None:
         text = self.trimmer.feed(delta.text)
         if delta.finish_reason:
             text += self.trimmer.flush()

@@ -1,5 +1,6 @@
 """TGI's native routes: ``/info``, ``/health``, ``/metrics``, ``/generate``, ``/generate_stream``,
-``POST /`` (compat), ``/tokenize`` — shapes from ``router/src/lib.rs`` (docs/protocols.md §2.2–§2.7).
+``POST /`` (compat), ``/tokenize`` — shapes from ``router/src/lib.rs`` (docs/protocols.md
+§2.2–§2.7).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -48,7 +48,7 @@ class UpstreamStream:
         self._model = model  # for the upstream-time metric
         self._opened = time.perf_counter()
 
-    async def delta_batches(self) -> AsyncIterator[list[Delta]]:
+    async def delta_batches(self) -> AsyncGenerator[list[Delta], None]:
         """The parsed deltas, as many per batch as arrived together; ends at ``[DONE]``.
         An error event is raised after the deltas that came before it have been handed on."""
         lines = SSELines()

@@ -31,7 +31,8 @@ async def _respond(request: Request, prepared: Prepared, who: Caller, stream: bo
     headers = wire.fit_headers(prepared)
     render = wire.OpenAIStream(prepared.model.name, prepared.kind, prepared.include_usage)
     if stream:
-        body = render.sse(await wire.primed(chat.stream(prepared, who)))
+        batches = chat.stream(prepared, who)
+        body = render.sse(batches, await wire.first_batch(batches))
         return StreamingResponse(
             body, media_type="text/event-stream", headers=SSE_HEADERS | headers
         )
