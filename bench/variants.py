@@ -14,6 +14,9 @@ RESULTS.md, not its implementation; drop a variant once the real change has land
 
 * ``base``: the gateway as ``hfgate serve`` runs it.
 * ``accesslog``: uvicorn's access log on (``hfgate serve --access-log``), to price it.
+* ``NAME@DIR``: the gateway from another source tree (``DIR`` is its ``src``, put first on
+  ``PYTHONPATH``), e.g. an older commit checked out with ``git worktree add /tmp/old REV``:
+  ``bench/variants.py old@/tmp/old/src,base`` measures a change before and after, side by side.
 
 The variants measured here before (a never-expiring key cache, FastAPI's telemetry hook off,
 a lean route for the generation endpoints, coalesced stream writes) have all landed in
@@ -49,7 +52,7 @@ OPTIONS = ("accesslog",)
 
 def wanted(variant: str) -> set[str]:
     """The patches of a variant name; ``#…`` tells copies apart (``base,base#2``: the noise)."""
-    parts = set(variant.split("#", 1)[0].split("+"))
+    parts = set(variant.split("@", 1)[0].split("#", 1)[0].split("+"))
     if "all" in parts:
         parts |= set(PATCHES)
     return parts
@@ -63,8 +66,12 @@ def serve(port: int, variant: str) -> None:
     import uvicorn
 
     from hfgate._server import uvicorn_config
-    from hfgate.app import create_app
     from hfgate.settings import Settings
+
+    try:
+        from hfgate.app import create_app
+    except ImportError:  # a tree from before the app moved out of hfgate.api
+        from hfgate.api import create_app  # type: ignore[attr-defined,no-redef]
 
     app: Any = create_app(Settings.from_env())
     config = uvicorn_config(app, HOST, port, log_level="info", access_log="accesslog" in parts)
@@ -86,22 +93,23 @@ def compare(variants: list[str], streams: bool, duration: float, slices: int) ->
         ).raise_for_status()
         targets, pids = [], {"sim": sim.pid}
         for variant in variants:
+            label, _, tree = variant.partition("@")
             port = free_port(HOST)
             env = clean_env(
-                HFGATE_HOME=str(workdir / variant),
+                HFGATE_HOME=str(workdir / label),
                 HFGATE_ADMIN_KEY=ADMIN_KEY,
                 HFGATE_ALLOW_HOSTS=HOST,
                 HFGATE_HUB_URL=sim_url,
             )
-            argv = [sys.executable, __file__, "serve", str(port), variant]
-            gateway = procs.start(f"gateway-{variant}", argv, env)
+            if tree:
+                env["PYTHONPATH"] = tree
+            argv = [sys.executable, __file__, "serve", str(port), label]
+            gateway = procs.start(f"gateway-{label}", argv, env)
             url = f"http://{HOST}:{port}"
-            wait_http(f"{url}/healthz", gateway, f"gateway {variant}")
-            register_sim(url, sim_url, f"gateway {variant}")
-            targets.append(
-                {"name": variant, "url": f"{url}/v1/chat/completions", "token": ADMIN_KEY}
-            )
-            pids[variant] = gateway.pid
+            wait_http(f"{url}/healthz", gateway, f"gateway {label}")
+            register_sim(url, sim_url, f"gateway {label}")
+            targets.append({"name": label, "url": f"{url}/v1/chat/completions", "token": ADMIN_KEY})
+            pids[label] = gateway.pid
         spec = {
             "kind": "streams" if streams else "throughput",
             "targets": targets,
@@ -119,7 +127,8 @@ def compare(variants: list[str], streams: bool, duration: float, slices: int) ->
             check=True,
             timeout=300 + 4 * duration,
         )
-        report(variants, json.loads(done.stdout)["targets"], streams)
+        labels = [variant.partition("@")[0] for variant in variants]
+        report(labels, json.loads(done.stdout)["targets"], streams)
     finally:
         procs.stop_all()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -166,7 +175,8 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=4, help="alternating windows")
     args = parser.parse_args()
     variants = args.variants.split(",")
-    unknown = {p for v in variants for p in wanted(v)} - {*PATCHES, *OPTIONS, "base", "all"}
+    named = {p for v in variants if "@" not in v for p in wanted(v)}
+    unknown = named - {*PATCHES, *OPTIONS, "base", "all"}
     if unknown:
         parser.error(f"unknown variant part(s): {', '.join(sorted(unknown))}")
     compare(variants, args.streams, args.duration, args.slices)

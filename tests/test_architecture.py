@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"web"},
     {"api"},
     {"services"},
+    {"hf"},
     {"conversations", "integrations", "cluster"},
     {"chat"},
     {"endpoints", "auth"},

@@ -11,7 +11,16 @@ from hfgate import __version__, shutdown
 from hfgate.api import errors
 from hfgate.api.fastlane import Gateway
 from hfgate.api.limits import BodySizeLimit
-from hfgate.api.routes import conversations, health, integrations, models, openai, people, tgi
+from hfgate.api.routes import (
+    conversations,
+    health,
+    hf,
+    integrations,
+    models,
+    openai,
+    people,
+    tgi,
+)
 from hfgate.services import Services
 from hfgate.settings import Settings
 from hfgate.web import routes as web
@@ -39,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = svc
     errors.install(app)
-    for module in (health, models, openai, integrations, people, tgi, conversations, web):
+    for module in (health, models, openai, integrations, hf, people, tgi, conversations, web):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # The generation routes, by far the most called, skip FastAPI's per-request machinery.

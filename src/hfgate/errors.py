@@ -25,7 +25,8 @@ nothing above that layer looks at an upstream status code.
         ├── UpstreamOverloaded       429  the engine is at its concurrency limit
         ├── EndpointPaused           503  paused: it will not wake by itself
         ├── EndpointColdStart        503  scaled to zero / initializing (retryable)
-        └── EndpointColdStartTimeout 503  still cold after the wake-up deadline
+        ├── EndpointColdStartTimeout 503  still cold after the wake-up deadline
+        └── EndpointFailed           503  failed or deleted on Hugging Face (an admin must act)
 
 Messages are written for the person who must act on them and never contain secrets.
 """
@@ -169,3 +170,8 @@ class EndpointColdStart(UpstreamError):
 class EndpointColdStartTimeout(UpstreamError):
     status = 503
     code = "endpoint_cold_start_timeout"
+
+
+class EndpointFailed(UpstreamError):
+    status = 503
+    code = "endpoint_failed"

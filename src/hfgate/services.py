@@ -25,6 +25,8 @@ from hfgate.conversations import ConversationService
 from hfgate.endpoints.refresher import StatusRefresher
 from hfgate.endpoints.state import StatusBoard
 from hfgate.endpoints.waking import ColdStarts, LocalCoordinator
+from hfgate.hf.client import ManagementClient
+from hfgate.hf.service import HfService
 from hfgate.integrations.service import IntegrationService
 from hfgate.integrations.validation import Validator
 from hfgate.settings import Settings
@@ -57,11 +59,19 @@ class Services:
         self.integrations = IntegrationService(
             self.db, self.box, self.catalog, self.board, self.validator, self.policy
         )
-        self.usage = UsageRecorder(self.db)
         coordinator = RedisCoordinator(self.redis) if self.redis else LocalCoordinator()
         self.status_sync = StatusSync(self.board, self.redis) if self.redis else None
         self.coldstarts = ColdStarts(
             self.transport, self.board, settings.cold_start_timeout, coordinator
+        )
+        self.usage = UsageRecorder(self.db)
+        self.hf = HfService(
+            self.db,
+            self.box,
+            ManagementClient(self.transport, settings.endpoints_api_url, settings.hub_url),
+            self.integrations,
+            self.board,
+            self.coldstarts,
         )
         self.lifecycle = Lifecycle(self.board, self.coldstarts, self.usage, self.limiter)
         self.chat = ChatService(
@@ -91,6 +101,8 @@ class Services:
         self._tasks.append(asyncio.create_task(self._finish_pending_forever(), name="pending"))
         self._tasks.append(asyncio.create_task(self.refresher.run_forever(), name="status"))
         self._tasks.append(asyncio.create_task(self._watch_catalog_forever(), name="catalog"))
+        hf_status = self.hf.run_forever(self.settings.hf_status_interval)
+        self._tasks.append(asyncio.create_task(hf_status, name="hf-status"))
         if self.status_sync is not None:
             self._tasks.append(asyncio.create_task(self.status_sync.run_forever(), name="sync"))
 

@@ -42,6 +42,8 @@ class Settings:
     secret_keys: tuple[str, ...] = ()
     allow_hosts: tuple[str, ...] = ()
     hub_url: str = "https://huggingface.co"
+    endpoints_api_url: str = "https://api.endpoints.huggingface.cloud/v2"
+    hf_status_interval: float = 30.0
     cold_start_timeout: float = 600.0
     max_body_bytes: int = 10 * MIB
     pending_interval: float = 5.0
@@ -64,6 +66,10 @@ class Settings:
             secret_keys=_split(env.get("HFGATE_SECRET_KEY")),
             allow_hosts=_split(env.get("HFGATE_ALLOW_HOSTS")),
             hub_url=(env.get("HFGATE_HUB_URL") or "https://huggingface.co").rstrip("/"),
+            endpoints_api_url=(
+                env.get("HFGATE_ENDPOINTS_API_URL") or "https://api.endpoints.huggingface.cloud/v2"
+            ).rstrip("/"),
+            hf_status_interval=_number(env, "HFGATE_HF_STATUS_INTERVAL", 30.0),
             cold_start_timeout=_number(env, "HFGATE_COLD_START_TIMEOUT", 600.0),
             max_body_bytes=int(_number(env, "HFGATE_MAX_BODY_BYTES", 10 * MIB)),
             pending_interval=_number(env, "HFGATE_PENDING_INTERVAL", 5.0),

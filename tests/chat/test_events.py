@@ -132,3 +132,18 @@ async def test_hold_until_gives_up_at_its_deadline_with_the_last_reply() -> None
 
     reply = await hold_until(ask, 0.6, lambda r: False)
     assert reply is not None and reply.status == 503
+
+
+@pytest.mark.parametrize("kind", ["chat", "completion"])
+@pytest.mark.parametrize("text", ['say "hi"\n', "é 日本 🙂", "</script>\\u0000", ""])
+def test_the_fast_text_chunk_is_the_same_json_as_the_general_one(kind: str, text: str) -> None:
+    """Plain text deltas skip building a dict per token; what they send must not differ."""
+    fast = wire.OpenAIStream('org/"m"', kind)
+    fast.first = False
+    general = wire.OpenAIStream('org/"m"', kind)
+    general.first = False
+    general.id, general.created = fast.id, fast.created
+    quick = fast.render([TextDelta(text)])
+    slow = general._chunk(text, None)
+    assert json.loads(quick[len(b"data: ") :]) == json.loads(slow[len(b"data: ") :])
+    assert quick == slow, "byte for byte, as orjson writes the dict"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REDIS_HOST, REDIS_PORT, reachable
+from tests.conftest import REDIS_HOST, REDIS_PORT, reachable, within_one_rate_window
 from tests.security.support import (
     World,
     chat_body,
@@ -28,9 +27,7 @@ WINDOW = 60
 @pytest.fixture(autouse=True)
 def clear_of_the_window_edge() -> None:
     """Limits count per clock minute: start far enough from its end to finish inside it."""
-    left = WINDOW - time.time() % WINDOW
-    if left < 8:
-        time.sleep(left + 0.1)
+    within_one_rate_window()
 
 
 def assert_limited(response: httpx.Response, what: str) -> None:
@@ -91,6 +88,7 @@ def shared_pair(tmp_path: Path) -> Iterator[tuple[Gateway, Gateway]]:
         second = stack.enter_context(running_gateway(tmp_path / "b", hub_url=sim.url, **env))
         with owner_client(second) as api:
             wait_until(lambda: api.get("/v1/models").json()["data"], timeout=5)
+        within_one_rate_window()  # again: starting two gateways took part of the minute
         yield first, second
     redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=REDIS_DB).flushdb()
 

@@ -103,6 +103,20 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/integrations/{integration_id}"): Row(
         Kind.ADMIN, f"/api/integrations/{NO_SUCH_ID}"
     ),
+    # Hugging Face accounts and endpoints: admins only
+    ("POST", "/api/hf/accounts"): Row(Kind.ADMIN, "/api/hf/accounts", {}),
+    ("GET", "/api/hf/accounts"): Row(Kind.ADMIN, "/api/hf/accounts"),
+    ("DELETE", "/api/hf/accounts/{account_id}"): Row(Kind.ADMIN, f"/api/hf/accounts/{NO_SUCH_ID}"),
+    ("GET", "/api/hf/endpoints"): Row(Kind.ADMIN, "/api/hf/endpoints"),
+    ("POST", "/api/hf/endpoints/import-all"): Row(Kind.ADMIN, "/api/hf/endpoints/import-all"),
+    ("POST", "/api/hf/endpoints/{namespace}/{name}/import"): Row(
+        Kind.ADMIN, "/api/hf/endpoints/acme/none/import"
+    ),
+    ("POST", "/api/hf/endpoints/{namespace}/{name}/{action}"): Row(
+        Kind.ADMIN, "/api/hf/endpoints/acme/none/resume"
+    ),
+    # wake on open: whoever may use the model
+    ("POST", "/api/models/{model_id:path}/wake"): Row(Kind.MEMBER, f"/api/models/{MODEL}/wake"),
     # sign-in
     ("POST", "/auth/login"): Row(
         Kind.PUBLIC, "/auth/login", {"email": OWNER_EMAIL, "password": OWNER_PASSWORD}

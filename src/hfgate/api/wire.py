@@ -25,6 +25,7 @@ from hfgate.values.events import (
     Batch,
     Done,
     Error,
+    Event,
     Relayed,
     TextDelta,
     ToolCallDelta,
@@ -89,6 +90,15 @@ class OpenAIStream:
         self.created = int(time.time())
         self.first = True
         self.failed = False
+        # The bytes around a plain text delta, the chunk of almost every token: its text is
+        # the only part that changes, so only the text is encoded per token.
+        obj = "chat.completion.chunk" if kind == "chat" else "text_completion"
+        opened = b'data: {"id":' + orjson.dumps(self.id) + b',"object":"' + obj.encode()
+        opened += b'","created":' + str(self.created).encode() + b',"model":'
+        opened += orjson.dumps(model) + b',"choices":[{"index":0,'
+        self._text_head = opened + (b'"delta":{"content":' if kind == "chat" else b'"text":')
+        closing = b',"logprobs":null,"finish_reason":null}]}\n\n'
+        self._text_tail = (b"}" if kind == "chat" else b"") + closing
 
     def _base(self, obj: str) -> dict[str, Any]:
         return {"id": self.id, "object": obj, "created": self.created, "model": self.model}
@@ -124,23 +134,27 @@ class OpenAIStream:
         yield DONE
 
     def render(self, batch: Batch) -> bytes:
-        out = []
-        for event in batch:
-            if isinstance(event, TextDelta):
-                out.append(self._chunk(event.text, None, event.logprobs))
-            elif isinstance(event, Done):
-                out.append(self._chunk("", event.finish_reason))
-            elif isinstance(event, ToolCallDelta):
-                out.append(self._chunk("", None, event.logprobs, event.calls))
-            elif isinstance(event, Usage):
-                if self.include_usage and not self.failed:
-                    out.append(self._usage(event))
-            elif isinstance(event, Waiting):
-                out.append(self.waiting(event))
-            elif isinstance(event, Error):
-                self.failed = True
-                out.append(sse_error(event.error))
-        return b"".join(out)
+        if len(batch) == 1:
+            return self._render(batch[0])
+        return b"".join([self._render(event) for event in batch])
+
+    def _render(self, event: Event) -> bytes:
+        if isinstance(event, TextDelta):
+            if event.logprobs is None and not self.first:
+                return self._text_head + orjson.dumps(event.text) + self._text_tail
+            return self._chunk(event.text, None, event.logprobs)
+        if isinstance(event, Done):
+            return self._chunk("", event.finish_reason)
+        if isinstance(event, ToolCallDelta):
+            return self._chunk("", None, event.logprobs, event.calls)
+        if isinstance(event, Usage):
+            return self._usage(event) if self.include_usage and not self.failed else b""
+        if isinstance(event, Waiting):
+            return self.waiting(event)
+        if isinstance(event, Error):
+            self.failed = True
+            return sse_error(event.error)
+        return b""
 
     def waiting(self, event: Waiting) -> bytes:
         """A comment (clients skip it) that keeps proxies from closing a quiet connection."""

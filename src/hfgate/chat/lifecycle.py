@@ -21,9 +21,9 @@ from typing import Any, Protocol, TypeVar
 from hfgate import metrics
 from hfgate.auth.ratelimit import Limiter
 from hfgate.chat.usage import UsageEvent, UsageRecorder
-from hfgate.endpoints.state import StatusBoard
+from hfgate.endpoints.state import ModelStatus, StatusBoard
 from hfgate.endpoints.waking import ColdStarts
-from hfgate.errors import HfgateError
+from hfgate.errors import EndpointFailed, EndpointPaused, HfgateError
 from hfgate.upstream.client import UpstreamStream
 from hfgate.values.events import Batch, Error, Usage, Waiting
 from hfgate.values.principal import Principal
@@ -85,6 +85,7 @@ class Lifecycle:
         self.board.touch(model.name)
         status = 500
         try:
+            self._refuse_if_known_down(model)
             result = await self.coldstarts.run(model, attempt)
             spent, status = usage_of(result), 200
         except HfgateError as exc:
@@ -107,6 +108,7 @@ class Lifecycle:
         self.board.touch(model.name)
         upstream: UpstreamStream | None = None
         try:
+            self._refuse_if_known_down(model)
             async for item in self.coldstarts.attempts(model, opener, tick=KEEPALIVE_SECONDS):
                 if isinstance(item, Waiting):
                     yield [item]
@@ -130,6 +132,22 @@ class Lifecycle:
             if upstream is not None:
                 upstream.close()  # a client that went away cancels the generation now
             self.record(model.name, caller, tally.status, tally.usage, tally.first_at)
+
+    def _refuse_if_known_down(self, model: ServedModel) -> None:
+        """Hugging Face says the endpoint is paused, failed or gone: calling it would only wait
+        or fail, so the caller learns why at once (only for endpoints with a record)."""
+        record = self.board.managed.get(model.name)
+        if record is None:
+            return
+        entry = self.board.get(model.name)
+        if entry.status is ModelStatus.PAUSED:
+            raise EndpointPaused(
+                f"the endpoint behind {model.name} is paused on Hugging Face and will not wake"
+                f" by itself: an admin can resume it (hfgate hf resume {record}, or the"
+                " Integrations page)"
+            )
+        if entry.status in (ModelStatus.FAILED, ModelStatus.DELETED):
+            raise EndpointFailed(f"the endpoint behind {model.name} is {entry.detail}")
 
     def record(
         self, model: str, caller: Caller, status: int, usage: Usage, first_at: float | None

@@ -164,6 +164,7 @@ class _Reader:
 
     def __init__(self, stops: list[str]) -> None:
         self.trimmer = StopTrimmer(stops)
+        self.plain = not self.trimmer.stops  # nothing to hold back: text passes as it comes
         self.finished = False
 
     def items(self, upstream: UpstreamStream) -> AsyncGenerator[list[Delta], None]:
@@ -174,9 +175,14 @@ class _Reader:
         for delta in deltas:
             if delta.usage is not None:
                 tally.usage = delta.usage
-            if not self.finished:
+            if self.finished:
+                continue
+            if self.plain and not (delta.finish_reason or delta.tool_calls):  # most tokens
+                if delta.text:
+                    batch.append(TextDelta(delta.text, delta.logprobs))
+            else:
                 self._add(delta, batch)
-        if batch:
+        if batch and tally.first_at is None:
             tally.first_token()
         return batch
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from hfgate.cli import chat, demo, endpoint, people, server
+from hfgate.cli import chat, demo, endpoint, hf, people, server
 from hfgate.cli.sim import sim
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.command(rich_help_panel="Run")(server.serve)
 app.command(rich_help_panel="Run")(demo.demo)
 app.command(rich_help_panel="Run")(sim)
 app.add_typer(endpoint.app, name="endpoint", rich_help_panel="Manage a running server")
+app.add_typer(hf.app, name="hf", rich_help_panel="Manage a running server")
 app.command(rich_help_panel="Manage a running server")(endpoint.models)
 app.command(rich_help_panel="Manage a running server")(chat.chat)
 app.add_typer(people.users_app, name="user", rich_help_panel="Manage a running server")

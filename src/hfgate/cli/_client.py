@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -18,11 +19,27 @@ UrlOption = typer.Option(
 KeyOption = typer.Option(
     None, "--api-key", help="hfgate API key [env: HFGATE_API_KEY, then HFGATE_ADMIN_KEY]"
 )
+# Answers of the validating routes that carry a report, or one caller error shown as a line.
+REPORT_STATUSES = (200, 201, 202, 400, 409, 422)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.secho(f"error: {message}", fg="red", err=True)
     raise typer.Exit(code)
+
+
+def secret_from_stdin(what: str, flag: str) -> str:
+    """One line of standard input: secrets never go in argv, where shell history keeps them.
+
+    At a terminal the line is typed without echo, so it stays off the screen too.
+    """
+    if sys.stdin.isatty():
+        secret = str(typer.prompt(what.capitalize(), hide_input=True)).strip()
+    else:
+        secret = sys.stdin.readline().strip()
+    if not secret:
+        fail(f"{flag} was given but standard input held no {what}")
+    return secret
 
 
 class ApiClient:

@@ -60,6 +60,20 @@ async def _register(url: str, key: str, credential: dict[str, object]) -> None:
         console.print("registering the simulated endpoint (it starts scaled to zero: waking it)…")
         response = await client.post("/api/integrations", params={"wait": 60}, json=credential)
         checklist(response.json()["report"])
+        await _connect_account(client, str(credential["api_key"]))
+
+
+async def _connect_account(client: httpx.AsyncClient, token: str) -> None:
+    """The simulator is also Hugging Face's management API: connect it as an account, so the
+    Hugging Face tab lists its endpoint and the model's status comes from its record."""
+    accounts = (await client.get("/api/hf/accounts")).json()["data"]
+    for account in accounts:
+        await client.delete(f"/api/hf/accounts/{account['id']}")
+    response = await client.post("/api/hf/accounts", json={"token": token})
+    if response.status_code != 201:
+        console.print(
+            f"[yellow]could not connect the simulated Hugging Face account:[/] {response.text}"
+        )
 
 
 async def _run(host: str, port: int, home: Path) -> None:
@@ -84,6 +98,7 @@ async def _run(host: str, port: int, home: Path) -> None:
         "HFGATE_ADMIN_KEY": key,
         "HFGATE_ALLOW_HOSTS": "127.0.0.1",
         "HFGATE_HUB_URL": f"http://127.0.0.1:{sim_port}",
+        "HFGATE_ENDPOINTS_API_URL": f"http://127.0.0.1:{sim_port}/v2",
         "HFGATE_OWNER_PASSWORD": password,
     }
     servers = [

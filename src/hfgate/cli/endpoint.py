@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import typer
 
-from hfgate.cli._client import ApiClient, KeyOption, UrlOption, fail
-from hfgate.cli._render import checklist, console, listing
+from hfgate.cli._client import REPORT_STATUSES, ApiClient, KeyOption, UrlOption, fail
+from hfgate.cli._render import console, listing, report_answer, stored_exit_code
 
 app = typer.Typer(
     help="Register and manage Inference Endpoints (talks to a running server).",
@@ -58,21 +57,9 @@ def _post_credential(
         params={"wait": wait},
         content=_read_source(source),
         headers={"Content-Type": "application/json"},
-        ok=(200, 201, 202, 400, 409, 422),
+        ok=REPORT_STATUSES,
     )
-    body = response.json()
-    if as_json:
-        typer.echo(json.dumps(body, indent=2))
-    elif "report" in body:
-        checklist(body["report"])
-        if body.get("integration"):
-            model = body["integration"]
-            console.print(
-                f"stored as [bold]{model['name']}[/] (id {model['id']}, key {model['api_key']})"
-            )
-    else:
-        fail(body.get("error", {}).get("message", response.text))
-    return response.status_code
+    return report_answer(response, as_json)
 
 
 @app.command("add")
@@ -88,7 +75,7 @@ def add(
     Exit status: 0 stored, 2 stored as pending (endpoint asleep), 1 refused.
     """
     status = _post_credential("/api/integrations", source, wait, url, api_key, as_json)
-    raise typer.Exit({201: 0, 202: 2}.get(status, 1))
+    raise typer.Exit(stored_exit_code(status))
 
 
 @app.command("validate")

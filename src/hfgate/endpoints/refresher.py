@@ -9,6 +9,8 @@ models are probed, and how often:
 * ``ready`` — once at start, then only while people are using it (traffic in the last
   ``RECENT_TRAFFIC`` seconds). An idle endpoint is left alone, so its scale-to-zero timer runs
   out as it would without hfgate.
+* an endpoint with a record on a connected Hugging Face account — never: its status comes from
+  the management API (``hfgate.hf``), which costs the endpoint nothing.
 * ``paused`` / ``initializing`` / ``auth_failed`` / ``unreachable`` — every ``SLOW_PROBE``
   seconds, to notice a resume or a fix; such answers come from the platform's proxy (or an
   engine that is already up) and wake nothing.
@@ -61,7 +63,8 @@ class StatusRefresher:
         due = [
             m
             for m in self.catalog.all()
-            if should_probe(self.board.get(m.name), now, self.interval)
+            if m.name not in self.board.managed  # Hugging Face tells us, for free
+            and should_probe(self.board.get(m.name), now, self.interval)
         ]
         await asyncio.gather(*(self._probe(model) for model in due))
         return len(due)

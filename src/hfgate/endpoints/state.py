@@ -22,6 +22,7 @@ from hfgate.errors import (
     UpstreamAuthFailed,
     UpstreamUnreachable,
 )
+from hfgate.upstream.hf_api import EndpointRecord
 from hfgate.upstream.platform import COLD_STATUSES, is_cold, is_paused
 
 
@@ -35,6 +36,7 @@ class ModelStatus(StrEnum):
     AUTH_FAILED = "auth_failed"
     PENDING = "pending"
     FAILED = "failed"
+    DELETED = "deleted"  # its record is gone from Hugging Face
 
 
 # States in which the endpoint has no replica to answer: a request (or a probe) would wait.
@@ -70,6 +72,37 @@ def status_from_health(status: int, text: str) -> tuple[ModelStatus, str]:
     return ModelStatus.UNREACHABLE, f"GET /health answered HTTP {status}"
 
 
+# The management API's states (``upstream.hf_api.STATES``) as statuses.
+STATUS_FOR_STATE = {
+    "running": ModelStatus.READY,
+    "scaledToZero": ModelStatus.SCALED_TO_ZERO,
+    "pending": ModelStatus.INITIALIZING,
+    "initializing": ModelStatus.INITIALIZING,
+    "updating": ModelStatus.INITIALIZING,
+    "paused": ModelStatus.PAUSED,
+    "failed": ModelStatus.FAILED,
+    "updateFailed": ModelStatus.FAILED,
+}
+
+
+def status_from_record(record: EndpointRecord | None) -> tuple[ModelStatus, str]:
+    """What Hugging Face says of an endpoint, read without sending it a single request."""
+    if record is None:
+        return ModelStatus.DELETED, "deleted on Hugging Face: remove it here, or import it again"
+    status = STATUS_FOR_STATE.get(record.state, ModelStatus.UNREACHABLE)
+    replicas = f"{record.ready_replica or 0}/{record.target_replica or 0} replicas ready"
+    detail = {
+        ModelStatus.READY: f"running ({replicas})",
+        ModelStatus.SCALED_TO_ZERO: "scaled to zero on Hugging Face; wakes on the next request",
+        ModelStatus.INITIALIZING: f"{record.state} on Hugging Face ({replicas})",
+        ModelStatus.PAUSED: "paused on Hugging Face: an admin resumes it (hfgate hf resume"
+        f" {record.key})",
+        ModelStatus.FAILED: f"{record.state} on Hugging Face"
+        + (f": {record.message}" if record.message else ""),
+    }.get(status, f"Hugging Face reports the state {record.state!r}")
+    return status, detail
+
+
 @dataclass
 class StatusEntry:
     status: ModelStatus
@@ -93,6 +126,8 @@ class StatusBoard:
 
     def __init__(self) -> None:
         self._entries: dict[str, StatusEntry] = {}
+        # Models whose status comes from Hugging Face's management API: never probed.
+        self.managed: dict[str, str] = {}  # model name → "namespace/name"
         # Set by hfgate.cluster to share changes with other processes.
         self.on_change: Callable[[str, StatusEntry], None] | None = None
 
@@ -135,3 +170,4 @@ class StatusBoard:
 
     def forget(self, name: str) -> None:
         self._entries.pop(name, None)
+        self.managed.pop(name, None)

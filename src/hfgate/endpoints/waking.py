@@ -16,6 +16,7 @@ waker uses it on ``/health``, validation on ``/info``.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -127,6 +128,17 @@ class ColdStarts:
         self.timeout = timeout
         self.coordinator = coordinator or LocalCoordinator()
         self._wakers: dict[str, asyncio.Task[None]] = {}
+        self._took: dict[str, deque[float]] = {}  # the last wake-ups' durations, per model
+
+    def wake(self, model: ServedModel) -> None:
+        """Start waking the endpoint now, with nobody waiting (someone is about to ask)."""
+        now = asyncio.get_running_loop().time()
+        self._start_waker(model, now, now + self.timeout)
+
+    def typical_wake(self, name: str) -> float | None:
+        """How long waking this endpoint took lately (the median), or None if never seen."""
+        took = sorted(self._took.get(name, ()))
+        return took[len(took) // 2] if took else None
 
     def is_waking(self, name: str) -> bool:
         return name in self._wakers
@@ -208,7 +220,14 @@ class ColdStarts:
             waking = self._wake(model, since, deadline)
             task = asyncio.create_task(waking, name=f"wake:{model.name}")
             self._wakers[model.name] = task
-            task.add_done_callback(lambda _t: self._wakers.pop(model.name, None))
+            task.add_done_callback(lambda done: self._waker_done(model.name, done))
+
+    def _waker_done(self, name: str, task: asyncio.Task[None]) -> None:
+        self._wakers.pop(name, None)
+        # Callers waiting on it re-raise its error themselves; a wake that nobody waited for
+        # (wake on open) ends here, and its outcome is already on the status board.
+        if not task.cancelled():
+            task.exception()
 
     async def _wake(self, model: ServedModel, since: float, deadline: float) -> None:
         loop = asyncio.get_running_loop()
@@ -216,7 +235,9 @@ class ColdStarts:
             if await self.coordinator.claim(model.name, ttl=min(left, MAX_HOLD) + 30):
                 try:
                     if await self._hold_until_healthy(model, deadline):
-                        metrics.observe_cold_start(model.name, loop.time() - since)
+                        took = loop.time() - since
+                        metrics.observe_cold_start(model.name, took)
+                        self._took.setdefault(model.name, deque(maxlen=9)).append(took)
                         return
                 finally:
                     await self.coordinator.release(model.name)

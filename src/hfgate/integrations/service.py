@@ -31,7 +31,7 @@ from hfgate.upstream.netguard import HostPolicy
 from hfgate.values.principal import Principal
 
 PAUSED_RECHECK_SECONDS = 15.0  # a paused endpoint answers from the proxy: checking is free
-EDITABLE = frozenset({"name", "api_key", "context_window"})
+EDITABLE = frozenset({"name", "api_key", "context_window", "wake_on_open"})
 
 
 def _credential_report(parsed: ParsedCredential, listener: Listener | None = None) -> Report:
@@ -90,7 +90,9 @@ class IntegrationService:
         *,
         wait: float = 0.0,
         listener: Listener | None = None,
+        link: tuple[str, str] | None = None,
     ) -> tuple[Report, dict[str, Any] | None]:
+        """``link``: the Hugging Face record (``namespace/name``, account id) it came from."""
         parsed = parse_credential(raw, self.policy)
         if parsed.credential is not None:
             await self._ensure_name_free(parsed.credential.name)
@@ -98,6 +100,7 @@ class IntegrationService:
         if credential is None or report.outcome in (Outcome.FAILED, Outcome.INVALID):
             return report, None
         row = self._new_row(credential, report, actor)
+        row.hf_endpoint, row.hf_account_id = link if link else (None, None)
         async with self.db.session() as session:
             session.add(row)
             session.add(_audit_row(actor, "integration.add", row, {"outcome": report.outcome}))
@@ -168,6 +171,8 @@ class IntegrationService:
             "created_at": iso(row.created_at),
             "updated_at": iso(row.updated_at),
             "validated_at": iso(row.validated_at),
+            "hf_endpoint": row.hf_endpoint,
+            "wake_on_open": bool(row.wake_on_open),
         }
 
     # -- update, revalidate, remove ----------------------------------------------------------
@@ -176,7 +181,9 @@ class IntegrationService:
         self, integration_id: str, changes: Any, actor: Principal
     ) -> tuple[Report | None, dict[str, Any]]:
         if not isinstance(changes, dict) or not changes:
-            raise InvalidRequest("send a JSON object with any of: name, api_key, context_window")
+            raise InvalidRequest(
+                "send a JSON object with any of: name, api_key, context_window, wake_on_open"
+            )
         unknown = sorted(set(changes) - EDITABLE)
         if unknown:
             raise InvalidRequest(
@@ -184,6 +191,11 @@ class IntegrationService:
                 " changed; to point at another endpoint or model, add a new integration",
                 param=unknown[0],
             )
+        if "wake_on_open" in changes:
+            changes = dict(changes)
+            await self._set_wake_on_open(integration_id, changes.pop("wake_on_open"), actor)
+            if not changes:
+                return None, await self.get(integration_id)
         row = await self._row(integration_id)
         merged = self._stored_credential(row) | changes
         parsed = parse_credential(merged, self.policy)
@@ -194,6 +206,15 @@ class IntegrationService:
         report = await self._revalidate_if_needed(row, parsed.credential, changes)
         row = await self._save_update(row, parsed.credential, report, actor, sorted(changes))
         return report, self._view(row)
+
+    async def _set_wake_on_open(self, integration_id: str, value: Any, actor: Principal) -> None:
+        if not isinstance(value, bool):
+            raise InvalidRequest("wake_on_open must be true or false", param="wake_on_open")
+        async with self.db.session() as session:
+            row = await _current(session, integration_id)
+            row.wake_on_open = value
+            session.add(_audit_row(actor, "integration.update", row, {"wake_on_open": value}))
+            await session.commit()
 
     def _stored_credential(self, row: Integration) -> dict[str, Any]:
         return {

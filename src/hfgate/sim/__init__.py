@@ -4,8 +4,8 @@
 ``hfgate._server.BackgroundServer`` (tests) or ``hfgate sim`` (a port of its own). Everything it
 does is set by ``SimConfig`` at start and can be changed while it runs with ``PATCH /_sim/state``.
 
-What it serves, in three layers
--------------------------------
+What it serves
+--------------
 * **Admin** ``/_sim/*`` (no auth, never behind the proxy):
   ``GET /_sim/state`` → every ``SimConfig`` field, ``state`` being the current lifecycle state,
   plus ``ready_in`` (seconds left while initializing, else null) and ``in_flight``;
@@ -13,11 +13,18 @@ What it serves, in three layers
   (unknown field, wrong type; nothing changes); ``GET /_sim/stats`` → ``{"requests":
   {"POST /generate": n, …}, "statuses": {"200": n, …}, "failures": {"validation": n, …},
   "wakeups", "cancelled", "dropped", "completed", "generated_tokens", "last_request",
-  "last_headers" (Authorization redacted), "scale_up_timeout_seen"}``; ``POST /_sim/reset``
-  zeroes the counters.
+  "last_headers" (Authorization redacted), "scale_up_timeout_seen", "management": {"GET
+  /v2/endpoint/{namespace}": n, …}}`` (management and whoami calls by route template; they
+  never count as ``requests``); ``POST /_sim/reset`` zeroes the counters.
+  ``GET|POST /_sim/endpoints``, ``DELETE /_sim/endpoints/{name}?namespace=``: the management
+  API's static records beside the served one (below).
 * **The Hub** ``GET /api/models/{org}/{name}`` → ``{"id", "pipeline_tag", "tags", …}`` from
   ``hub_models`` (default: the served model); unknown → 401 ``{"error": "Repository not
   found"}`` + ``X-Error-Code: RepoNotFound``. No auth, not affected by the endpoint's state.
+  ``GET /api/whoami-v2`` (bearer) → user ``management_user``, ``orgs``, a fine-grained
+  ``auth.accessToken`` whose scoped permissions follow the token; unknown → 401.
+* **The management API** (``management.py``, ``records.py``) under ``/v2`` (point
+  ``huggingface_hub.constants.INFERENCE_ENDPOINTS_ENDPOINT`` at ``{sim}/v2``).
 * **The endpoint**: the Inference Endpoints proxy (``proxy.py``) in front of the container
   (``engines.py``).
 
@@ -49,6 +56,28 @@ The container (``engine``)
 * ``vllm``: no ``/info``; ``/v1/models`` with ``max_model_len``; OpenAI chat/completions,
   ``/tokenize`` ``{"count", "max_model_len", "tokens"}``, ``/health``, ``/version``.
 * ``custom``: ``GET /health`` → ``Ok``, ``POST /predict`` → ``{"response": …}``, 404 elsewhere.
+
+The management API (Hugging Face's ``api.endpoints.huggingface.cloud/v2``)
+-------------------------------------------------------------------------
+* Routes: ``GET /v2/endpoint/{ns}`` → ``{"items": [record]}``; ``GET|PUT|DELETE
+  /v2/endpoint/{ns}/{name}`` (PUT deep-merges a partial record into ``management_overrides``;
+  DELETE sets ``management_deleted``, the proxy keeps serving); ``POST …/pause`` (proxy
+  ``paused``), ``…/resume`` (``pending`` for ``management_pending_seconds``, then
+  ``initializing`` for ``cold_start``, then ``running``; 400 "already running" if running),
+  ``…/scale-to-zero`` (proxy ``scaled_to_zero``); ``GET /v2/provider/{ns}`` → vendors →
+  regions → computes with ``pricePerHour``, ``status`` and ``quota``.
+* The served endpoint's record is ``endpoint_name`` (default from the model id) in
+  ``management_namespace``, typed ``endpoint_type``, on ``vendor``/``region``/``accelerator``/
+  ``instance_type``/``instance_size`` at ``price_per_hour``, ``scale_to_zero_timeout`` minutes;
+  ``model.image`` is keyed by the engine (tgi, vLLM, tei, custom), ``model.env`` carries the
+  limits. Its ``status.state`` is read from the proxy's lifecycle on every call (a wake-up by
+  traffic shows as ``initializing``); ``url`` is the sim's base URL as the caller reached it.
+* Static records (``management_endpoints``, or ``POST /_sim/endpoints``): partial records
+  with ``name`` and an optional ``namespace``, filled with defaults, their state as given.
+* Auth: ``management_tokens`` may manage (None: ``token``; any bearer when that is None too);
+  the endpoint's ``token`` otherwise and ``forbidden_tokens`` → 403; unknown → 401; a
+  namespace other than ``management_user`` and ``management_orgs`` (None: the namespace) → 401.
+* Faults: ``management_down`` → 503 HTML; ``management_error`` → that status, ``{"error"}``.
 
 Generation and its faults
 -------------------------

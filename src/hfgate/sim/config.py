@@ -17,6 +17,7 @@ from hfgate.sim.versions import parse_version
 Engine = Literal["tgi", "tei", "vllm", "custom"]
 State = Literal["running", "scaled_to_zero", "initializing", "paused"]
 WakeOn = Literal["any", "inference"]
+EndpointType = Literal["public", "protected", "authenticated", "private"]
 
 ENGINES: tuple[str, ...] = typing.get_args(Engine)
 STATES: tuple[str, ...] = typing.get_args(State)
@@ -73,6 +74,27 @@ class SimConfig:
     drop_after: int | None = None
     # The Hub beside the endpoint: repo id -> pipeline tag (None: the served model only)
     hub_models: dict[str, str | None] | None = None
+    # The management API's record of the served endpoint (records.py)
+    endpoint_name: str | None = None  # None: from the model id, e.g. "llama-2-7b-chat-hf-waw"
+    endpoint_type: EndpointType = "protected"
+    vendor: str = "aws"
+    region: str = "us-east-1"
+    accelerator: str = "gpu"
+    instance_type: str = "nvidia-a10g"
+    instance_size: str = "x1"
+    price_per_hour: float = 1.0
+    scale_to_zero_timeout: int = 60  # minutes, as HF's scaleToZeroTimeout
+    # The management API (management.py): who may call it, and what it holds besides the record
+    management_namespace: str = "acme"
+    management_user: str = "sim-user"
+    management_orgs: list[str] | None = None  # whoami's orgs; None: [management_namespace]
+    management_tokens: list[str] | None = None  # None: [token] (any bearer when token is None)
+    management_pending_seconds: float = 0.5
+    management_endpoints: list[dict[str, Any]] = field(default_factory=list)
+    management_overrides: dict[str, Any] = field(default_factory=dict)  # PUTs to the record
+    management_deleted: bool = False
+    management_down: bool = False
+    management_error: int | None = None
 
     def __post_init__(self) -> None:
         check(self)
@@ -104,13 +126,16 @@ def _describe(hint: Any) -> str:
 
 
 def _fits(value: Any, hint: Any) -> bool:
+    if hint is Any:
+        return True
     origin = typing.get_origin(hint)
     if isinstance(hint, types.UnionType):
         return any(_fits(value, arm) for arm in typing.get_args(hint))
     if origin is Literal:
         return value in typing.get_args(hint)
     if origin is list:
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_fits(v, item) for v in value)
     if origin is dict:
         return isinstance(value, dict) and all(isinstance(k, str) for k in value)
     if hint is type(None):
@@ -158,6 +183,30 @@ def _check_ranges(config: SimConfig) -> None:
             raise ConfigError(f"{name} must be >= 0 or null")
     if parse_version(config.tgi_version) is None:
         raise ConfigError(f"tgi_version: cannot read {config.tgi_version!r} as X.Y.Z")
+    _check_management(config)
+
+
+def _check_management(config: SimConfig) -> None:
+    for name in ("price_per_hour", "scale_to_zero_timeout", "management_pending_seconds"):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"{name} must be >= 0")
+    error = config.management_error
+    if error is not None and not 400 <= error <= 599:
+        raise ConfigError("management_error must be an HTTP error status (400-599) or null")
+    for record in config.management_endpoints:
+        if not isinstance(record.get("name"), str) or not record["name"]:
+            raise ConfigError("management_endpoints: every record needs a non-empty 'name'")
+        if not isinstance(record.get("namespace", ""), str):
+            raise ConfigError("management_endpoints: 'namespace' must be a string")
+        _check_record("management_endpoints", record)
+    _check_record("management_overrides", config.management_overrides)
+
+
+def _check_record(where: str, record: dict[str, Any]) -> None:
+    # The sim reads these sections itself (states, quotas): a string there would crash a listing.
+    for key in ("status", "model", "compute", "provider"):
+        if not isinstance(record.get(key, {}), dict):
+            raise ConfigError(f"{where}: '{key}' must be a JSON object")
 
 
 def apply_patch(config: SimConfig, changes: dict[str, Any]) -> SimConfig:

@@ -1,9 +1,14 @@
-"""The Hugging Face Hub's model info, beside the endpoint (docs/protocols.md §4.2: the task check).
+"""The Hugging Face Hub beside the endpoint: model info (docs/protocols.md §4.2) and whoami.
 
 ``GET /api/models/{org}/{name}`` (optionally ``/revision/{rev}``) answers from
 ``SimConfig.hub_models`` (default: the served model and its pipeline tag). An unknown repo is
 the Hub's 401 ``{"error": "Repository not found"}`` with ``X-Error-Code: RepoNotFound``.
-Not behind the endpoint's proxy: a scaled-to-zero endpoint's Hub is still up.
+``GET /api/whoami-v2`` (bearer) → the user ``management_user`` with its ``orgs`` and a
+fine-grained token whose scoped permissions follow the token (``management.token_role``);
+an unknown or missing token → 401 ``{"error": "Invalid credentials in Authorization header"}``
+(also in ``X-Error-Message``, as the Hub sends it). Whoami calls are counted in
+``stats.management``. Not behind the endpoint's proxy: a scaled-to-zero endpoint's Hub is
+still up, and ``management_down`` is the endpoints API's fault, not the Hub's.
 """
 
 from __future__ import annotations
@@ -14,11 +19,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from hfgate.sim import records
 from hfgate.sim.http import json_response
+from hfgate.sim.management import count, orgs, token_role
+from hfgate.sim.proxy import bearer
 from hfgate.sim.state import Runtime
 from hfgate.sim.tgi import build_sha
 
 NOT_FOUND_HEADERS = {"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"}
+BAD_TOKEN = "Invalid credentials in Authorization header"
 
 
 def model_info(repo_id: str, pipeline_tag: str | None) -> dict[str, Any]:
@@ -50,4 +59,15 @@ def hub_routes(runtime: Runtime) -> list[Route]:
             return json_response({"error": "Repository not found"}, 401, NOT_FOUND_HEADERS)
         return json_response(model_info(repo_id, models[repo_id]))
 
-    return [Route("/api/models/{repo_id:path}", model, methods=["GET"])]
+    async def whoami(request: Request) -> Response:
+        count(runtime, "GET /api/whoami-v2")
+        config = runtime.config
+        role = token_role(config, bearer(dict(request.scope["headers"])))
+        if role is None:
+            return json_response({"error": BAD_TOKEN}, 401, {"X-Error-Message": BAD_TOKEN})
+        return json_response(records.whoami(config, role, orgs(config)))
+
+    return [
+        Route("/api/models/{repo_id:path}", model, methods=["GET"]),
+        Route("/api/whoami-v2", whoami, methods=["GET"]),
+    ]

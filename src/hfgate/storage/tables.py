@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -89,6 +89,30 @@ class Integration(Base):
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
     validated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The Inference Endpoint's record on Hugging Face ("namespace/name"), when hfgate knows it:
+    # imported from a connected account, or matched by URL. Its state then comes from there.
+    hf_endpoint: Mapped[str | None] = mapped_column(String(200), index=True)
+    hf_account_id: Mapped[str | None] = mapped_column(
+        ForeignKey("hf_accounts.id", ondelete="SET NULL")
+    )
+    # Start the endpoint when someone opens the chat with this model (an admin's opt-in);
+    # a paused endpoint only if hfgate paused it.
+    wake_on_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    paused_by_hfgate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class HfAccount(Base):
+    """A Hugging Face token that may manage Inference Endpoints, and the namespaces it covers."""
+
+    __tablename__ = "hf_accounts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user: Mapped[str] = mapped_column(String(200))  # the Hub user the token belongs to
+    namespaces: Mapped[list[Any]] = mapped_column(JSON)
+    token_encrypted: Mapped[str] = mapped_column(Text)
+    token_mask: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class UsageRecord(Base):

@@ -58,7 +58,7 @@ def _status(report: Report, dry_run: bool) -> int:
     return 200 if dry_run and status in (201, 202) else status
 
 
-def _report_response(
+def report_response(
     report: Report, integration: dict[str, Any] | None, *, dry_run: bool = False
 ) -> Response:
     status = _status(report, dry_run)
@@ -74,13 +74,13 @@ def _report_response(
     return error_response(status, body)
 
 
-def _wait_seconds(wait: float) -> float:
+def wait_seconds(wait: float) -> float:
     if not 0 <= wait <= MAX_WAIT:
         raise InvalidRequest(f"wait must be between 0 and {MAX_WAIT:g} seconds", param="wait")
     return wait
 
 
-def _wants_events(request: Request) -> bool:
+def wants_events(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
@@ -88,7 +88,7 @@ def _event(kind: str, payload: Any) -> bytes:
     return f"event: {kind}\ndata: ".encode() + orjson.dumps(payload) + b"\n\n"
 
 
-def _event_stream(run: Runner, *, dry_run: bool) -> StreamingResponse:
+def event_stream(run: Runner, *, dry_run: bool) -> StreamingResponse:
     """``check`` and ``waiting`` events as validation goes, then one ``result`` (or ``error``)."""
     queue: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
 
@@ -122,15 +122,15 @@ async def add_integration(
     actor: Principal = Depends(admin),
 ) -> Response:
     """Validate and store; with ``Accept: text/event-stream`` the checklist streams live."""
-    body, seconds = await request.body(), _wait_seconds(wait)
+    body, seconds = await request.body(), wait_seconds(wait)
     integrations = services(request).integrations
 
     async def run(listener: Listener | None) -> tuple[Report, dict[str, Any] | None]:
         return await integrations.add(body, actor, wait=seconds, listener=listener)
 
-    if _wants_events(request):
-        return _event_stream(run, dry_run=False)
-    return _report_response(*await run(None))
+    if wants_events(request):
+        return event_stream(run, dry_run=False)
+    return report_response(*await run(None))
 
 
 @router.post("/validate", openapi_extra=CREDENTIAL_BODY)
@@ -138,16 +138,16 @@ async def validate_integration(
     request: Request, wait: float = Query(0.0), _actor: Principal = Depends(admin)
 ) -> Response:
     """The same checks, storing nothing (200 when the credential would be stored)."""
-    body, seconds = await request.body(), _wait_seconds(wait)
+    body, seconds = await request.body(), wait_seconds(wait)
     integrations = services(request).integrations
 
     async def run(listener: Listener | None) -> tuple[Report, dict[str, Any] | None]:
         report, _ = await integrations.check(body, wait=seconds, listener=listener)
         return report, None
 
-    if _wants_events(request):
-        return _event_stream(run, dry_run=True)
-    return _report_response(*await run(None), dry_run=True)
+    if wants_events(request):
+        return event_stream(run, dry_run=True)
+    return report_response(*await run(None), dry_run=True)
 
 
 @router.get("")

@@ -29,6 +29,7 @@ def _model_entry(model: ServedModel, svc: Services) -> dict[str, Any]:
         "engine_version": model.engine_version,
         "status": status.status,
         "status_detail": status.detail,
+        "typical_wake_seconds": svc.coldstarts.typical_wake(model.name),
     }
 
 
@@ -74,3 +75,18 @@ async def list_models_detailed(
         if row["state"] == "pending" and principal.may_use(row["name"])
     ]
     return {"object": "list", "data": served + pending}
+
+
+@router.post("/api/models/{model_id:path}/wake")
+async def wake_on_open(
+    request: Request, model_id: str, principal: Principal = Depends(caller)
+) -> dict[str, Any]:
+    """The workspace opened a chat with this model: start its endpoint if its admin opted in
+    (``wake_on_open``). Answers whether it did, and how long waking took lately."""
+    svc = services(request)
+    model = await svc.catalog.find(model_id)
+    if model is None or not principal.may_use(model_id):
+        raise NotFound(
+            f"the model {model_id!r} does not exist", param="model", code="model_not_found"
+        )
+    return await svc.hf.wake_on_open(model, principal)

@@ -114,6 +114,28 @@ async function loadModels() {
   updateMeter();
 }
 
+// Wake on open: a chat opened with a sleeping model starts its endpoint at once, so it is warm
+// by the time the message is typed. The server decides (the admin's opt-in, one wake per model
+// every few minutes, never a pause hfgate did not make); this only asks once a minute.
+const wakeAsked = new Map();
+async function wakeOnOpen() {
+  const current = model(state.model);
+  if (!current || !['scaled_to_zero', 'paused'].includes(current.status)) return;
+  if (Date.now() - (wakeAsked.get(current.id) || 0) < 60_000) return;
+  wakeAsked.set(current.id, Date.now());
+  const path = current.id.split('/').map(encodeURIComponent).join('/');
+  let answer;
+  try {
+    answer = await api(`/api/models/${path}/wake`, { method: 'POST' });
+  } catch {
+    return;
+  }
+  if (!answer.woken || state.model !== current.id || state.streaming) return;
+  const usually = answer.typical_seconds ? ` — usually ~${Math.round(answer.typical_seconds)} s` : '';
+  showNotice(`Starting ${shortName(current.id)}${usually}. Type your message meanwhile.`, 'info');
+  loadModels();
+}
+
 function defaultModel() {
   const wanted = new URLSearchParams(location.search).get('model') || localStorage.getItem('hfgate.model');
   if (wanted && model(wanted)) return wanted;
@@ -180,6 +202,7 @@ function choose(id) {
   updateMeter();
   closePicker(false);
   promptBox.focus();
+  wakeOnOpen();
 }
 
 picker.button.addEventListener('click', () => (picker.menu.hidden ? openPicker() : closePicker()));
@@ -411,6 +434,7 @@ async function openConversation(id, { push = true } = {}) {
   if (ticket !== state.opening) return;
   state.conversation = conversation;
   if (conversation.model) state.model = conversation.model;
+  wakeOnOpen();
   if (push) history.pushState({}, '', `/chat/${encodeURIComponent(id)}`);
   shell.setActive(id);
   showNotice(null);
@@ -438,6 +462,7 @@ function newChat({ push = true, replace = false } = {}) {
   updateMeter();
   updateTopbar();
   promptBox.focus();
+  wakeOnOpen();
 }
 
 function updateTopbar() {

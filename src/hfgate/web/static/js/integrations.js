@@ -1,5 +1,6 @@
 // The integrations page (admins): paste a credential, watch the validation checklist run,
-// then manage what is stored: rotate the token, rename, re-check, remove.
+// then manage what is stored: rotate the token, rename, re-check, remove. The "Hugging Face"
+// tab (hf.js) connects an account instead and imports its endpoints through the same checklist.
 // The token is sent once and never comes back: the list shows only its mask.
 import { api, ApiError, readJson, request } from './lib/api.js';
 import { icon } from './lib/icons.js';
@@ -7,6 +8,7 @@ import { initShell } from './lib/shell.js';
 import { readEvents } from './lib/sse.js';
 import { badge, engineLabel } from './lib/status.js';
 import { confirmDialog, el, fmtInt, openDialog, timeAgo, toast } from './lib/ui.js';
+import { initHf } from './hf.js';
 
 const POLL_MS = 5000;
 const WAIT_SECONDS = 120;
@@ -154,34 +156,9 @@ async function run(dryRun) {
   const wait = $('wait').checked ? WAIT_SECONDS : 0;
   const url = `/api/integrations${dryRun ? '/validate' : ''}?wait=${wait}`;
   try {
-    const response = await request(url, {
-      method: 'POST', body: text, headers: { 'Content-Type': 'application/json' }, accept: 'text/event-stream',
-    });
-    if (!(response.headers.get('content-type') || '').includes('text/event-stream')) {
-      const body = await readJson(response);
-      if (body?.report) list.fill(body.report);
-      throw new ApiError(response.status, body);
-    }
-    let finished = false;
-    for await (const item of readEvents(response)) {
-      if (!item.data) continue;
-      const payload = JSON.parse(item.data);
-      if (item.event === 'check') list.set(payload);
-      else if (item.event === 'waiting') {
-        list.wait(payload);
-        setHead('running', `The endpoint is scaled to zero: waiting for it to wake (up to ${WAIT_SECONDS} s)…`);
-      } else if (item.event === 'result') {
-        finished = true;
-        list.fill(payload.report);
-        extras.replaceChildren(...[notes(payload.report)].filter(Boolean));
-        onResult(payload, dryRun, setHead);
-      } else if (item.event === 'error') {
-        finished = true;
-        list.stop();
-        setHead('fail', `Not added: ${payload.error?.message || 'the request failed'}`);
-      }
-    }
-    if (!finished) setHead('fail', 'The connection closed before the checks finished. Try again.');
+    const result = await streamChecks(url, { body: text, list, setHead });
+    extras.replaceChildren(...[notes(result.report)].filter(Boolean));
+    onResult(result, dryRun, setHead);
   } catch (err) {
     list.stop();
     setHead('fail', err.message);
@@ -189,6 +166,39 @@ async function run(dryRun) {
     running = false;
     addButton.disabled = checkButton.disabled = false;
   }
+}
+
+/**
+ * POST `body` to `url` asking for the live checklist, filling `list` as each check is decided.
+ * Resolves with the `result` event ({status, report, integration}); throws an error whose
+ * message says what went wrong otherwise. `setHead(kind, text)` retitles the checklist;
+ * `failure` starts the message of a request refused before any check ran.
+ */
+async function streamChecks(url, { body, list, setHead, signal, failure = 'Not added' }) {
+  const response = await request(url, {
+    method: 'POST', body, headers: body ? { 'Content-Type': 'application/json' } : {}, accept: 'text/event-stream', signal,
+  });
+  if (!(response.headers.get('content-type') || '').includes('text/event-stream')) {
+    const data = await readJson(response);
+    if (data?.report) list.fill(data.report);
+    throw new ApiError(response.status, data);
+  }
+  for await (const item of readEvents(response)) {
+    if (!item.data) continue;
+    const payload = JSON.parse(item.data);
+    if (item.event === 'check') list.set(payload);
+    else if (item.event === 'waiting') {
+      list.wait(payload);
+      setHead('running', `The endpoint is scaled to zero: waiting for it to wake (up to ${WAIT_SECONDS} s)…`);
+    } else if (item.event === 'result') {
+      list.fill(payload.report);
+      return payload;
+    } else if (item.event === 'error') {
+      list.stop();
+      throw new Error(`${failure}: ${payload.error?.message || 'the request failed'}`);
+    }
+  }
+  throw new Error('The connection closed before the checks finished. Try again.');
 }
 
 function onResult(result, dryRun, setHead) {
@@ -391,3 +401,39 @@ refresh();
 setInterval(() => {
   if (!document.hidden) refresh();
 }, POLL_MS);
+
+// -- tabs: paste a credential | Hugging Face ------------------------------------------------------
+
+const hf = initHf({ checklist, notes, head, streamChecks, waitSeconds: WAIT_SECONDS, refreshIntegrations: refresh });
+const tabs = [...document.querySelectorAll('#integration-tabs [role="tab"]')];
+
+function selectTab(tab, { focus = false } = {}) {
+  for (const t of tabs) {
+    const on = t === tab;
+    t.setAttribute('aria-selected', String(on));
+    t.tabIndex = on ? 0 : -1;
+    $(t.getAttribute('aria-controls')).hidden = !on;
+  }
+  if (focus) tab.focus();
+  const hash = tab.dataset.hash ? `#${tab.dataset.hash}` : '';
+  if (location.hash !== hash) history.replaceState(null, '', `${location.pathname}${location.search}${hash}`);
+  if (tab.dataset.hash === 'hugging-face') hf.show();
+  else hf.hide();
+}
+
+tabs.forEach((tab, index) => {
+  tab.addEventListener('click', () => selectTab(tab));
+  tab.addEventListener('keydown', (event) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    let next = null;
+    if (step) next = tabs[(index + step + tabs.length) % tabs.length];
+    else if (event.key === 'Home') next = tabs[0];
+    else if (event.key === 'End') next = tabs[tabs.length - 1];
+    if (!next) return;
+    event.preventDefault();
+    selectTab(next, { focus: true });
+  });
+});
+const tabOfHash = () => tabs.find((t) => t.dataset.hash && `#${t.dataset.hash}` === location.hash) || tabs[0];
+window.addEventListener('hashchange', () => selectTab(tabOfHash()));
+selectTab(tabOfHash());

@@ -11,6 +11,7 @@ export const STATUS = {
   auth_failed: { label: 'Auth failed', hint: "The endpoint rejected hfgate's token: an admin must update it on the Integrations page." },
   pending: { label: 'Pending', hint: 'Added while the endpoint was asleep: validation finishes when it runs.' },
   failed: { label: 'Failed', hint: 'The last check failed.' },
+  deleted: { label: 'Deleted', hint: 'Its endpoint was deleted on Hugging Face: remove it here, or import it again.' },
 };
 
 export function statusLabel(status) {
