@@ -121,7 +121,8 @@ def test_the_management_api_down_is_reported_not_a_500(
     assert answer.status_code == 200
     errors = {error["namespace"]: error["message"] for error in answer.json()["errors"]}
     assert "503" in errors[NAMESPACE] and "try again" in errors[NAMESPACE]
-    refused = client.post("/api/hf/accounts", json={"token": SIM_TOKEN})
+    other = {"token": SIM_TOKEN, "namespace": "other-org"}  # not connected yet: it is checked
+    refused = client.post("/api/hf/accounts", json=other)
     assert refused.status_code == 502 and "try again" in refused.json()["error"]["message"]
 
 
@@ -174,6 +175,8 @@ def test_a_pasted_credential_finds_its_record(
 ) -> None:
     assert gateway.add(sim.credential()).status_code == 201
     connect(client)
+    # matched as the account is connected, not at the next status refresh
+    assert served_endpoint(client)["model"] == MODEL
     sim.patch(state="paused")
     assert wait_for(lambda: model_status(client) == "paused")
     integration = client.get("/api/integrations").json()["data"][0]
@@ -266,3 +269,10 @@ def test_wake_on_open_starts_a_sleeping_endpoint_once(client: httpx.Client, sim:
     assert client.post(f"/api/models/{MODEL}/wake").json()["woken"] is False
     assert wait_for(lambda: sim.stats()["wakeups"] >= 1)
     assert wait_for(lambda: model_status(client) == "ready")
+
+
+def test_the_same_token_cannot_be_connected_twice(client: httpx.Client) -> None:
+    first = connect(client)
+    again = client.post("/api/hf/accounts", json={"token": SIM_TOKEN})
+    assert again.status_code == 409 and first["id"] in again.json()["error"]["message"]
+    assert SIM_TOKEN not in again.text

@@ -219,7 +219,7 @@ def test_an_admin_connects_imports_pauses_and_resumes_an_endpoint(
     expect(endpoint).to_have_attribute("data-state", "running")
     assert web.sims["hf"].state()["state"] == "running"
     endpoint.get_by_role("button", name="Pause").click()
-    confirm(page, "Pause", "never wakes by itself")
+    confirm(page, "Pause", "does not wake on requests")
     expect(endpoint).to_have_attribute("data-state", "paused")
     expect(endpoint.locator(".badge")).to_have_text("Paused")
     expect(endpoint.get_by_role("button", name="Pause")).to_have_count(0)

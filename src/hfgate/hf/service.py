@@ -24,6 +24,7 @@ from hfgate.audit import audit_event
 from hfgate.endpoints.state import ModelStatus, StatusBoard, status_from_record
 from hfgate.endpoints.waking import ColdStarts
 from hfgate.errors import (
+    Conflict,
     HfgateError,
     InvalidRequest,
     NotFound,
@@ -78,6 +79,7 @@ class HfService:
         self.db, self.box, self.client = db, box, client
         self.integrations, self.board, self.coldstarts = integrations, board, coldstarts
         self._listing: Listing | None = None
+        self._last_prices: dict[str, float | None] = {}  # by endpoint, kept across reads
         self._woken: dict[str, float] = {}  # model → when wake on open last started it
 
     # -- accounts ----------------------------------------------------------------------------
@@ -86,6 +88,14 @@ class HfService:
         """Check the token live (whoami, then listing each namespace) and store it encrypted."""
         token = plain_text(token, "token", 400)
         wanted = plain_text(namespace, "namespace", 200) if namespace is not None else None
+        for account in await self._accounts():
+            if account.token == token and (wanted is None or wanted in account.namespaces):
+                raise Conflict(
+                    f"this token is connected already, as {account.user} ({account.id}):"
+                    " disconnect that account first to connect it again",
+                    param="token",
+                    code="account_already_connected",
+                )
         who = await _as_caller_error(self.client.whoami(token), "token")
         try:
             namespaces = await self._manageable(token, [wanted] if wanted else list(who.namespaces))
@@ -112,6 +122,7 @@ class HfService:
             session.add(audit_event(actor, "hf.connect", f"{who.user} ({row.id})", detail))
             await session.commit()
         self._listing = None
+        await self.refresh_status()  # pasted credentials find their records at once
         return _account_view(row)
 
     async def _manageable(self, token: str, namespaces: list[str]) -> list[str]:
@@ -177,6 +188,7 @@ class HfService:
         pairs = [(a, ns) for a in await self._accounts() for ns in a.namespaces]
         await asyncio.gather(*(self._list_into(listing, a, ns) for a, ns in pairs))
         self._listing = listing
+        self._last_prices.update(listing.prices)
         return listing
 
     async def _list_into(self, listing: Listing, account: Account, namespace: str) -> None:
@@ -201,7 +213,9 @@ class HfService:
             return {}
 
     async def endpoints(self, *, refresh: bool = False) -> dict[str, Any]:
-        listing = await self.listing(refresh=refresh)
+        if refresh:  # what is read fresh is what the models' status says too
+            await self.refresh_status()
+        listing = await self.listing()
         links = await self._links()
         views = [
             _endpoint_view(record, account, listing.prices.get(key), links.get(key))
@@ -313,7 +327,7 @@ class HfService:
             detail = {"state": record.state}
             session.add(audit_event(actor, f"hf.{action}", record.key, detail))
             await session.commit()
-        price = self._listing.prices.get(record.key) if self._listing else None
+        price = self._last_prices.get(record.key)
         self._listing = None
         row = await self._remember_who_paused(record.key, action)
         if row is not None:

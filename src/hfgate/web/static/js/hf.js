@@ -45,7 +45,9 @@ const ACTIONS = {
     applies: (e) => e.state !== 'paused',
     ask: (e) => ({
       title: `Pause ${keyOf(e)}?`,
-      body: `Its replicas stop and so does billing. A paused endpoint never wakes by itself: ${e.model ? `people who pick ${e.model} are told it is paused until an admin resumes it.` : 'it stays off until an admin resumes it.'}`,
+      body: `Its replicas stop and so does billing. A paused endpoint does not wake on requests: ${e.model
+        ? `people who pick ${e.model} are told it is paused until an admin resumes it (or, if its “wake on open” setting is on, until someone opens the chat with it).`
+        : 'it stays off until an admin resumes it.'}`,
       confirm: 'Pause',
     }),
   },

@@ -6,7 +6,7 @@ export const STATUS = {
   scaled_to_zero: { label: 'Scaled to zero', hint: 'Asleep to save cost: the first message wakes it, which takes a minute or two.' },
   waking: { label: 'Waking', hint: 'Starting up: answers follow as soon as it runs.' },
   initializing: { label: 'Initializing', hint: 'A replica is starting (the engine is loading the model): answers follow as soon as it runs.' },
-  paused: { label: 'Paused', hint: 'Paused on Hugging Face: it will not wake by itself. An admin resumes it on the endpoint page.' },
+  paused: { label: 'Paused', hint: 'Paused on Hugging Face: it will not wake by itself. An admin resumes it (Integrations → Hugging Face, or on its endpoint page).' },
   unreachable: { label: 'Unreachable', hint: 'hfgate cannot reach the endpoint right now.' },
   auth_failed: { label: 'Auth failed', hint: "The endpoint rejected hfgate's token: an admin must update it on the Integrations page." },
   pending: { label: 'Pending', hint: 'Added while the endpoint was asleep: validation finishes when it runs.' },
