@@ -201,6 +201,14 @@ def test_an_admin_connects_imports_pauses_and_resumes_an_endpoint(
     names = [i["name"] for i in page.context.request.get("/api/integrations").json()["data"]]
     assert MODEL_NAME in names
 
+    # Wake on open: an admin's opt-in, on the model's card.
+    wake = card.get_by_label("Wake on open")
+    expect(wake).not_to_be_checked()
+    wake.check()
+    expect(page.locator(".toast").last).to_contain_text("wakes when a chat with it opens")
+    stored = page.context.request.get("/api/integrations").json()["data"]
+    assert next(i for i in stored if i["name"] == MODEL_NAME)["wake_on_open"] is True
+
     # The model is in the chat's picker.
     chat = page.context.new_page()
     chat.on(

@@ -289,9 +289,30 @@ function paint(parts, item) {
       meta('Engine', engineLabel(item.engine, item.engine_version)),
       meta('Checked', item.validated_at ? timeAgo(item.validated_at) : 'not yet')),
     item.status_detail ? el('p', { class: 'integration-detail' }, item.status_detail) : null,
-    el('div', {}, parts.reportToggle),
+    el('div', { class: 'integration-foot' }, parts.reportToggle, wakeToggle(item)),
     parts.reportBox,
   );
+}
+
+// Wake on open: start the endpoint as soon as someone opens a chat with this model.
+function wakeToggle(item) {
+  const id = `wake-${item.id}`;
+  const box = el('input', { type: 'checkbox', id, checked: item.wake_on_open ? '' : null });
+  box.addEventListener('change', async () => {
+    box.disabled = true;
+    try {
+      await api(path(item), { method: 'PATCH', json: { wake_on_open: box.checked } });
+      toast(box.checked ? `${item.name} wakes when a chat with it opens` : `Wake on open is off for ${item.name}`);
+      refresh();
+    } catch (err) {
+      box.checked = !box.checked;
+      toast(err.message, 'error');
+    } finally {
+      box.disabled = false;
+    }
+  });
+  const hint = 'Start the endpoint when someone opens a chat with this model, so it is warm by the first message';
+  return el('label', { class: 'wake-toggle', for: id, title: hint }, box, ' Wake on open');
 }
 
 async function refresh() {
