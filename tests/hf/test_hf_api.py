@@ -225,10 +225,13 @@ def test_a_failed_endpoint_gets_hugging_faces_message(client: httpx.Client, sim:
     failure = {"status": {"state": "failed", "message": "CUDA out of memory while loading"}}
     sim.patch(management_overrides=failure)
     assert wait_for(lambda: model_status(client) == "failed")
+    before = endpoint_requests(sim)
     chat = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
     refused = client.post("/v1/chat/completions", json=chat)
     assert refused.status_code == 503 and refused.json()["error"]["code"] == "endpoint_failed"
     assert "CUDA out of memory" in refused.json()["error"]["message"]
+    time.sleep(1)  # status refreshes: the failed endpoint is never probed either
+    assert endpoint_requests(sim) == before
 
 
 def test_an_endpoint_deleted_on_hugging_face_is_shown_not_removed(
@@ -276,3 +279,42 @@ def test_the_same_token_cannot_be_connected_twice(client: httpx.Client) -> None:
     again = client.post("/api/hf/accounts", json={"token": SIM_TOKEN})
     assert again.status_code == 409 and first["id"] in again.json()["error"]["message"]
     assert SIM_TOKEN not in again.text
+
+
+def test_a_token_without_management_rights_is_told_which_permission_it_lacks(
+    client: httpx.Client, sim: SimHandle
+) -> None:
+    sim.patch(management_tokens=["hf_some_other_manager_token_000000"])
+    refused = client.post("/api/hf/accounts", json={"token": SIM_TOKEN})
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["error"]
+    assert error["param"] == "token" and "Manage Inference Endpoints" in error["message"]
+    assert client.get("/api/hf/accounts").json()["data"] == []
+
+
+def test_a_record_without_a_url_yet_is_not_imported(client: httpx.Client, sim: SimHandle) -> None:
+    fresh = {
+        "name": "fresh-deploy",
+        "namespace": NAMESPACE,
+        "model": {
+            "repository": "openai-community/gpt2",
+            "task": "text-generation",
+            "image": {"tgi": {"url": "ghcr.io/huggingface/text-generation-inference"}},
+        },
+        "status": {"state": "pending", "url": None},
+    }
+    httpx.post(f"{sim.url}/_sim/endpoints", json=fresh, timeout=10).raise_for_status()
+    connect(client)
+    refused = client.post(f"/api/hf/endpoints/{NAMESPACE}/fresh-deploy/import")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "endpoint_without_url"
+    assert "no URL yet" in refused.json()["error"]["message"]
+
+
+def test_the_context_window_comes_from_info_when_the_record_does_not_say(
+    client: httpx.Client, sim: SimHandle
+) -> None:
+    unset = {"MAX_TOTAL_TOKENS": "", "MAX_INPUT_TOKENS": "", "MAX_INPUT_LENGTH": ""}
+    sim.patch(management_overrides={"model": {"env": unset}})
+    endpoint = imported(client)
+    assert endpoint["context_window"] is None
+    assert endpoint["integration"]["context_window"] == 4096

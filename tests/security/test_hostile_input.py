@@ -130,6 +130,15 @@ TARGETS: dict[tuple[str, str], Target] = {
     ("POST", "/api/conversations/{conversation_id}/chat"): Target(
         {"content": "hi", "max_tokens": 2}, ("model",), ("content",)
     ),
+    ("POST", "/api/hf/accounts"): Target(
+        {"token": SIM_TOKEN, "namespace": "acme"}, ("token", "namespace")
+    ),
+    ("POST", "/api/hf/endpoints/import-all"): Target({}),
+    ("POST", "/api/hf/endpoints/{namespace}/{name}/import"): Target(
+        {"name": "imported", "context_window": 4096}, (), ("name", "api_key")
+    ),
+    ("POST", "/api/hf/endpoints/{namespace}/{name}/{action}"): Target({}),
+    ("POST", "/api/models/{model_id:path}/wake"): Target({}),
 }
 BODY_ROUTES = [
     key

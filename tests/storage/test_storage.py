@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 from pathlib import Path
@@ -36,8 +37,16 @@ async def test_migrations_are_idempotent_and_create_every_table(database: Databa
         version = (
             await session.execute(text("SELECT version_num FROM alembic_version"))
         ).scalar_one()
-        assert version == "0004"
-        for table in ("users", "api_keys", "integrations", "usage", "audit_log", "sessions"):
+        assert version == "0005"
+        for table in (
+            "users",
+            "api_keys",
+            "integrations",
+            "usage",
+            "audit_log",
+            "sessions",
+            "hf_accounts",
+        ):
             await session.execute(text(f"SELECT count(*) FROM {table}"))
 
 
@@ -97,3 +106,29 @@ def test_generated_key_file_is_private_and_stable(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     second = SecretBox.from_settings((), tmp_path)
     assert second.decrypt(first.encrypt("x")) == "x"
+
+
+def test_the_migrations_build_exactly_the_schema_the_tables_declare(tmp_path: Path) -> None:
+    """A column added to ``tables.py`` without its migration (or the other way) fails here."""
+    import sqlalchemy as sa
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from hfgate.storage.tables import Base
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'schema.db'}"
+    asyncio.run(_migrate(url))
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'schema.db'}")
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    assert differences == [], differences
+
+
+async def _migrate(url: str) -> None:
+    database = Database(url)
+    try:
+        await database.migrate()
+    finally:
+        await database.close()

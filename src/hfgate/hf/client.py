@@ -56,6 +56,16 @@ class ManagementClient:
         body = await self._call("GET", url, token, f"read the price list of {namespace!r}")
         return hf_api.parse_prices(body)
 
+    async def context_window(self, url: str, token: str) -> int | None:
+        """A running TGI endpoint's ``max_total_tokens`` from ``/info``; None if it cannot say."""
+        try:
+            reply = await self.transport.request("GET", f"{url}/info", token=token, timeout=10)
+            info = orjson.loads(reply.body) if reply.status == 200 else None
+        except (UpstreamUnreachable, orjson.JSONDecodeError):
+            return None
+        total = info.get("max_total_tokens") if isinstance(info, dict) else None
+        return total if isinstance(total, int) and total > 0 else None
+
     def _url(self, namespace: str, name: str) -> str:
         return f"{self.api_url}/endpoint/{quote(namespace, safe='')}/{quote(name, safe='')}"
 

@@ -275,10 +275,15 @@ class HfService:
                 code="endpoint_without_url",
             )
         context = options.get("context_window") or record.context_window()
+        if context is None and record.state == "running":  # asking a running one wakes nothing
+            context = await self.client.context_window(
+                record.url, options.get("api_key") or account.token
+            )
         if context is None:
             raise InvalidRequest(
                 f"the record of {record.key} does not say its context window (no"
-                " MAX_TOTAL_TOKENS or --max-model-len in its settings): give context_window",
+                " MAX_TOTAL_TOKENS or --max-model-len in its settings) and it is not running to"
+                " ask: give context_window",
                 param="context_window",
                 code="context_window_unknown",
             )
