@@ -12,6 +12,7 @@ from hfgate.auth.keymanager import KeyManager
 from hfgate.auth.passwords import hash_password
 from hfgate.auth.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from hfgate.auth.sessions import SessionStore
+from hfgate.auth.setup import FirstRun
 from hfgate.auth.users import UserService
 from hfgate.catalog import Catalog
 from hfgate.chat.lifecycle import Lifecycle
@@ -32,12 +33,18 @@ from hfgate.integrations.validation import Validator
 from hfgate.settings import Settings
 from hfgate.storage import Database
 from hfgate.storage.crypto import SecretBox
+from hfgate.storage.db import sqlite_path
+from hfgate.storage.private import warn_if_loose
+from hfgate.storage.tables import User
 from hfgate.upstream.client import EndpointClient
 from hfgate.upstream.netguard import HostPolicy
 from hfgate.upstream.transport import Transport
 
 log = logging.getLogger("hfgate")
 CATALOG_POLL_SECONDS = 0.5
+# Set once this process has printed a setup link, so its own app start (``hfgate serve`` with
+# one worker runs the app in the same process) does not add a line pointing at it.
+_shown_setup_link: list[str] = []
 
 
 class Services:
@@ -52,6 +59,8 @@ class Services:
         self.keys = KeyStore(self.db)
         self.sessions = SessionStore(self.db)
         self.users = UserService(self.db, self.keys, self.sessions)
+        self.first_run = FirstRun(self.db, settings.home, self.sessions)
+        self.setup_link: str | None = None
         self.key_manager = KeyManager(self.db, self.keys)
         self.redis = _redis(settings.redis_url)
         self.limiter: Limiter = RedisLimiter(self.redis) if self.redis else MemoryLimiter()
@@ -88,11 +97,17 @@ class Services:
         )
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def prepare(self) -> None:
-        """Schema and first-run accounts; idempotent, and safe when processes start together."""
+    async def prepare(self, setup_base_url: str | None = None) -> None:
+        """Schema and first-run accounts; idempotent, and safe when processes start together.
+
+        With ``setup_base_url`` (``hfgate serve`` passes ``http://HOST:PORT``), an owner without
+        a password gets a one-time setup link, kept in ``self.setup_link`` and logged.
+        """
+        self._check_private()
         await self.db.migrate()
-        await self.keys.bootstrap(self.settings.owner_email, self.settings.admin_key)
-        await self._owner_password()
+        owner = await self.keys.bootstrap(self.settings.owner_email, self.settings.admin_key)
+        if not await self._owner_password(owner):
+            self._first_run_notice(setup_base_url)
 
     async def start(self) -> None:
         await self.prepare()
@@ -119,21 +134,49 @@ class Services:
             await self.redis.aclose()
         await self.db.close()
 
-    async def _owner_password(self) -> None:
-        """HFGATE_OWNER_PASSWORD sets the owner's password while the owner has none."""
-        owner = await self.users.by_email(self.settings.owner_email)
-        if owner.password_hash:
-            return
-        if self.settings.owner_password:
+    async def _owner_password(self, owner: User) -> bool:
+        """Whether the owner can sign in; HFGATE_OWNER_PASSWORD sets the password while the owner
+        has none. Once there is one, the setup links stop working."""
+        if not owner.password_hash and self.settings.owner_password:
             async with self.db.session() as session:
                 row = await session.merge(owner)
                 row.password_hash = await hash_password(self.settings.owner_password)
                 await session.commit()
-        else:
+        elif not owner.password_hash and await self.first_run.pending_owner() is not None:
+            return False
+        self.first_run.forget()
+        return True
+
+    def _first_run_notice(self, base_url: str | None) -> None:
+        if base_url is None:
+            if not _shown_setup_link:
+                log.warning(
+                    "the owner has no password yet: open the one-time setup link that"
+                    " `hfgate serve` prints at start, or set HFGATE_OWNER_PASSWORD"
+                )
+            return
+        try:
+            token = self.first_run.issue()
+        except OSError as exc:  # a read-only HFGATE_HOME: say what works instead
             log.warning(
-                "the owner %s has no password yet: set HFGATE_OWNER_PASSWORD to sign in on the web",
-                self.settings.owner_email,
+                "the owner has no password yet, and no setup link could be stored (%s):"
+                " set HFGATE_OWNER_PASSWORD and restart",
+                exc,
             )
+            return
+        self.setup_link = f"{base_url.rstrip('/')}/setup?token={token}"
+        _shown_setup_link.append(self.setup_link)
+        log.warning(
+            "the owner has no password yet: open %s to choose the owner's email and password"
+            " (valid until used, or until HFGATE_OWNER_PASSWORD is set)",
+            self.setup_link,
+        )
+
+    def _check_private(self) -> None:
+        """Warn (never fail) when others on this machine can read hfgate's data."""
+        home, database = self.settings.home, sqlite_path(self.db.url)
+        outside = (database,) if database and not database.is_relative_to(home) else ()
+        warn_if_loose(home, outside)
 
     async def _watch_catalog_forever(self) -> None:
         """Pick up integrations changed by other processes sharing the database."""

@@ -51,6 +51,7 @@ class Kind(Enum):
     WEB_PUBLIC = "a page anyone may see"
     WEB_MEMBER = "a page for any signed-in person"
     WEB_ADMIN = "a page for admins and owners only"
+    WEB_SETUP = "first-run setup: whoever holds the one-time link, until an owner has a password"
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,9 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/models"): Row(Kind.WEB_MEMBER, "/models"),
     ("GET", "/keys"): Row(Kind.WEB_MEMBER, "/keys"),
     ("GET", "/integrations"): Row(Kind.WEB_ADMIN, "/integrations"),
+    # first-run setup (tests/web/test_setup.py): here the owner has a password, so it is over
+    ("GET", "/setup"): Row(Kind.WEB_SETUP, "/setup?token=made-up"),
+    ("POST", "/setup"): Row(Kind.WEB_SETUP, "/setup"),
 }
 
 
@@ -384,7 +388,10 @@ def test_page_authorisation(
         path = Resolver(world, person).path(row.path)
         response = browsers[person.role if person else "nobody"].request(method, path)
         assert response.status_code < 500, describe(response)
-        if row.kind is Kind.WEB_PUBLIC:
+        if row.kind is Kind.WEB_SETUP:  # over for everyone, signed in or not: to the sign-in
+            assert response.status_code == 303, describe(response)
+            assert response.headers["location"] == "/login", describe(response)
+        elif row.kind is Kind.WEB_PUBLIC:
             assert response.status_code not in (401, 403), describe(response)
         elif person is None:
             assert response.status_code == 303, describe(response)

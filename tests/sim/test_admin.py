@@ -12,14 +12,33 @@ from typer.testing import CliRunner
 
 from hfgate.cli.sim import sim as sim_command
 from hfgate.sim.config import CHATML_TEMPLATE, SimConfig
-from tests.sim.support import BASE, Sim
+from tests.sim.support import AUTH, BASE, Sim
 
 
 def test_state_lists_every_field_and_the_live_state(sim: Sim) -> None:
     state = sim.state()
     assert set(BASE.to_dict()) <= set(state)
     assert (state["state"], state["ready_in"], state["in_flight"]) == ("running", None, 0)
-    assert state["token"] == "hf_simtoken" and state["chat_template"] == CHATML_TEMPLATE
+    assert state["chat_template"] == CHATML_TEMPLATE
+    assert sim.admin.get("/_sim/state", headers=AUTH).json()["token"] == "hf_simtoken"
+
+
+def test_state_shows_the_tokens_only_to_a_holder_of_one(sim: Sim) -> None:
+    sim.patch(management_tokens=["hf_manager_token"], forbidden_tokens=["hf_forbidden_token"])
+    hidden = {"token": "hf_…redacted", "management_tokens": ["hf_…redacted"]}
+    hidden["forbidden_tokens"] = ["hf_…redacted"]
+    wrong = {"Authorization": "Bearer hf_forbidden_token"}
+    for headers in ({}, wrong, {"Authorization": "hf_simtoken"}):
+        state = sim.admin.get("/_sim/state", headers=headers).json()
+        assert {name: state[name] for name in hidden} == hidden, headers
+        assert "hf_simtoken" not in sim.admin.get("/_sim/state", headers=headers).text
+    assert hidden.items() <= sim.admin.patch("/_sim/state", json={"reply_tokens": 3}).json().items()
+    for key in ("hf_simtoken", "hf_manager_token"):
+        shown = sim.admin.get("/_sim/state", headers={"Authorization": f"Bearer {key}"}).json()
+        assert (shown["token"], shown["forbidden_tokens"]) == (
+            "hf_simtoken",
+            ["hf_forbidden_token"],
+        )
 
 
 def test_patch_changes_knobs_and_refuses_bad_ones(sim: Sim) -> None:
@@ -47,7 +66,8 @@ def test_reset_zeroes_the_counters(sim: Sim) -> None:
     sim.reset()
     stats = sim.stats()
     assert stats["requests"] == {} and stats["last_headers"] is None and stats["wakeups"] == 0
-    assert sim.state()["token"] == "hf_simtoken"  # the config is kept
+    state = sim.admin.get("/_sim/state", headers=AUTH).json()
+    assert (state["token"], state["reply_tokens"]) == ("hf_simtoken", BASE.reply_tokens)  # kept
 
 
 def test_stats_are_not_counted_for_admin_or_hub_routes(sim: Sim) -> None:

@@ -129,7 +129,7 @@ def test_a_cold_endpoint_shows_the_waking_state_then_answers(web: Web) -> None:
     choose_model(page, COLD)
     ask(page, "Are you awake?")
 
-    waking = answers(page).last.locator(".waking")
+    waking = answers(page).last.locator(".waking-panel")
     expect(waking).to_be_visible(timeout=10_000)
     label = waking.locator(".waking-time")
     expect(label).to_have_text(re.compile(r"^(Waking|Waiting for) the endpoint… \d+ s$"))

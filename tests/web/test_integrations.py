@@ -85,6 +85,9 @@ def test_a_bad_credential_shows_the_precise_failing_check(web: Web) -> None:
     head = page.locator(".checklist-head")
     expect(head).to_have_class(re.compile(r"\bfail\b"))
     expect(head).to_contain_text("Not added")
+    expect(head).to_contain_text("Token accepted")
+    # Said once: in the failing row, not again in the headline.
+    expect(head).not_to_contain_text("rejected the token")
     expect(row(page, "credential")).to_have_class(re.compile(r"\bok\b"))
     expect(row(page, "reach")).to_have_class(re.compile(r"\bok\b"))
     expect(row(page, "auth")).to_have_class(re.compile(r"\bfail\b"))
@@ -98,7 +101,13 @@ def test_a_bad_credential_shows_the_precise_failing_check(web: Web) -> None:
     assert page.context.request.get("/api/integrations").json()["data"] == before
     expect(page.locator("#credential")).not_to_have_value("")
 
-    # A malformed paste: the credential line says what to fix, field by field.
+    # "Check only" stores nothing, so it never says "Not added".
+    page.click("#validate-only")
+    expect(head).to_contain_text("Check failed")
+    expect(head).not_to_contain_text("Not added")
+    expect(row(page, "auth")).to_contain_text("rejected the token")
+
+    # A malformed paste: the credential line says what to fix, field by field, each once.
     paste(page, '{"api_key": "hf_abc", "endpont": "https://x.example", "context_window": "4096"}')
     page.click("#validate-only")
     expect(row(page, "credential")).to_have_class(re.compile(r"\bfail\b"))
@@ -106,6 +115,17 @@ def test_a_bad_credential_shows_the_precise_failing_check(web: Web) -> None:
     expect(problems.filter(has_text="did you mean")).to_have_count(1)
     expect(problems.filter(has_text="without quotes")).to_have_count(1)
     expect(row(page, "reach")).to_have_class(re.compile(r"\bskipped\b"))
+    panel = page.locator("#checklist-panel")
+    expect(head).to_contain_text("Check failed")
+    expect(head).not_to_contain_text("Not added")
+    expect(head).not_to_contain_text("did you mean")  # the bullets say it
+    expect(row(page, "credential")).not_to_contain_text("more problem")
+    assert panel.inner_text().count("did you mean") == 1
+    # Names are code, and no literal backtick is left.
+    expect(
+        problems.filter(has_text="did you mean").locator("code", has_text="endpoint")
+    ).to_have_count(1)
+    expect(panel).not_to_contain_text("`")
 
     paste(page, '{"api_key": "hf_abc",\n  "endpoint": }')
     page.click("#validate-only")

@@ -90,15 +90,20 @@ class OpenAIStream:
         self.created = int(time.time())
         self.first = True
         self.failed = False
-        # The bytes around a plain text delta, the chunk of almost every token: its text is
-        # the only part that changes, so only the text is encoded per token.
-        obj = "chat.completion.chunk" if kind == "chat" else "text_completion"
+        self._text_head = b""  # made by the first plain text delta (streams only)
+        self._text_tail = b""
+
+    def _text_frame(self) -> None:
+        """The bytes around a plain text delta, the chunk of almost every token: its text is
+        the only part that changes, so only the text is encoded per token."""
+        obj = "chat.completion.chunk" if self.kind == "chat" else "text_completion"
         opened = b'data: {"id":' + orjson.dumps(self.id) + b',"object":"' + obj.encode()
         opened += b'","created":' + str(self.created).encode() + b',"model":'
-        opened += orjson.dumps(model) + b',"choices":[{"index":0,'
-        self._text_head = opened + (b'"delta":{"content":' if kind == "chat" else b'"text":')
+        opened += orjson.dumps(self.model) + b',"choices":[{"index":0,'
+        chat = self.kind == "chat"
+        self._text_head = opened + (b'"delta":{"content":' if chat else b'"text":')
         closing = b',"logprobs":null,"finish_reason":null}]}\n\n'
-        self._text_tail = (b"}" if kind == "chat" else b"") + closing
+        self._text_tail = (b"}" if chat else b"") + closing
 
     def _base(self, obj: str) -> dict[str, Any]:
         return {"id": self.id, "object": obj, "created": self.created, "model": self.model}
@@ -141,6 +146,8 @@ class OpenAIStream:
     def _render(self, event: Event) -> bytes:
         if isinstance(event, TextDelta):
             if event.logprobs is None and not self.first:
+                if not self._text_head:
+                    self._text_frame()
                 return self._text_head + orjson.dumps(event.text) + self._text_tail
             return self._chunk(event.text, None, event.logprobs)
         if isinstance(event, Done):

@@ -128,10 +128,22 @@ class KeyStore:
                 with contextlib.suppress(IntegrityError):  # a concurrent start stored it first
                     await session.commit()
 
-    async def bootstrap(self, owner_email: str, admin_key: str) -> None:
-        owner = await self.ensure_user(owner_email, Role.OWNER)
+    async def bootstrap(self, owner_email: str, admin_key: str) -> User:
+        """The owner, created at the first start only: once the setup page has given it another
+        email, a restart must not create a second, password-less owner under the default one."""
+        owner = await self._owner(owner_email) or await self.ensure_user(owner_email, Role.OWNER)
         if admin_key:
             await self.ensure_key(owner.id, "HFGATE_ADMIN_KEY", admin_key)
+        return owner
+
+    async def _owner(self, email: str) -> User | None:
+        """The owner with this email, else the first owner there is."""
+        async with self._db.session() as session:
+            owners = (
+                await session.scalars(select(User).where(User.role == Role.OWNER).order_by(User.id))
+            ).all()
+        named = [owner for owner in owners if owner.email == email]
+        return next(iter(named or owners), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,11 @@ def _email(value: Any) -> str:
     return email.lower()
 
 
+def parse_email(value: Any) -> str:
+    """An email as every account stores it (the first-run setup checks the owner's the same way)."""
+    return _email(value)
+
+
 def _role(value: Any) -> Role:
     try:
         return Role(value)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -77,28 +78,110 @@ def table(columns: list[str], rows: list[list[Any]]) -> None:
     console.print(grid)
 
 
-def compact_table(columns: list[str], rows: list[list[Any]], yielding: str) -> None:
+def compact_table(
+    columns: list[str], rows: list[list[Any]], yielding: str, optional: Sequence[str] = ()
+) -> None:
     """A table with no vertical rules, for wide rows in 80 columns; the column ``yielding``
     folds first so that the others (names people copy into the next command) stay whole."""
+    fitted_table(columns, rows, (yielding,), optional, boxed=False)
+
+
+def fitted_table(
+    columns: list[str],
+    rows: list[list[Any]],
+    yielding: Sequence[str],
+    optional: Sequence[str] = (),
+    boxed: bool = True,
+) -> None:
+    """A table as wide as the terminal: one column folds, every other cell stays whole (ids
+    and names are copied into the next command). That column is the first of ``yielding``
+    still shown; when even so the table would not fit, the ``optional`` columns are left out,
+    in order, and a note says which (``--json`` has them all)."""
     cells = _cells(rows)
-    widths = [cell_len(c) for c in columns]
+    shown, at, room, tight = _fit(columns, cells, yielding, optional, boxed)
+    grid = _grid(boxed, tight)
+    for index in shown:
+        folds = index == at
+        grid.add_column(
+            columns[index], overflow="fold", no_wrap=not folds, max_width=room if folds else None
+        )
     for row in cells:
-        widths = [max(width, cell_len(cell)) for width, cell in zip(widths, row, strict=True)]
-    at = columns.index(yielding)
-    gaps = 2 * (len(columns) - 1)  # each column's right padding and the blank rule after it
-    room = max(console.width - gaps - sum(widths) + widths[at], YIELDING_MIN_WIDTH)
-    grid = Table(
+        grid.add_row(*(row[index] for index in shown))
+    console.print(grid)
+    hidden = [column for index, column in enumerate(columns) if index not in shown]
+    if hidden:
+        console.print(f"[dim]({', '.join(hidden)}: left out to fit the terminal; see --json)[/]")
+
+
+def _grid(boxed: bool, tight: bool) -> Table:
+    if boxed:
+        return Table(header_style="bold", pad_edge=not tight)
+    return Table(
         header_style="bold",
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
         padding=(0, 1, 0, 0),
     )
-    for index, column in enumerate(columns):
-        grid.add_column(column, overflow="fold", max_width=room if index == at else None)
+
+
+def _fit(
+    columns: list[str],
+    cells: list[list[str]],
+    yielding: Sequence[str],
+    optional: Sequence[str],
+    boxed: bool,
+) -> tuple[list[int], int, int, bool]:
+    """The columns to show, the one that folds, its width, and whether a boxed table gives up
+    its edge padding: that goes first, then the optional columns, in order, until the folding
+    column has ``YIELDING_MIN_WIDTH`` (or all it needs). The last of ``yielding`` must not
+    be optional."""
+    widths = [cell_len(c) for c in columns]
     for row in cells:
-        grid.add_row(*row)
-    console.print(grid)
+        widths = [max(width, cell_len(cell)) for width, cell in zip(widths, row, strict=True)]
+    shown = list(range(len(columns)))
+    attempts = [(None, False), *((drop, True) for drop in (None, *optional))]
+    at = room = 0
+    tight = False
+    for drop, tight in attempts if boxed else attempts[1:]:
+        if drop is not None:
+            shown.remove(columns.index(drop))
+        at = next(columns.index(name) for name in yielding if columns.index(name) in shown)
+        room = console.width - _chrome(len(shown), boxed, tight)
+        room -= sum(widths[i] for i in shown if i != at)
+        if room >= min(widths[at], YIELDING_MIN_WIDTH):
+            break
+    return shown, at, max(room, YIELDING_MIN_WIDTH), tight
+
+
+def _chrome(count: int, boxed: bool, tight: bool) -> int:
+    """Columns taken by rules and blanks: boxed, each column's two blanks and one rule, plus
+    the last rule (less the two outer blanks when tight); compact, each column's right blank
+    and the blank rule after it, the last one nothing."""
+    if boxed:
+        return 3 * count + 1 - (2 if tight else 0)
+    return 2 * (count - 1)
+
+
+def human_time(value: str | None, now: datetime | None = None) -> str:
+    """An API time for people: "just now", "3 min ago", "5 h ago" within a day, else the
+    local "2026-12-04 14:03" (the future too: an expiry); "" for none."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # the API's times are UTC
+    ago = ((now or datetime.now(UTC)) - moment).total_seconds()
+    if -60 < ago < 60:  # a little clock skew reads as now, not as the future
+        return "just now"
+    if 0 < ago < 3600:
+        return f"{int(ago // 60)} min ago"
+    if 0 < ago < 86400:
+        return f"{int(ago // 3600)} h ago"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def listing(
@@ -109,3 +192,19 @@ def listing(
         print(json.dumps(data, indent=2))
         return
     table(list(columns), [[cell(item) for cell in columns.values()] for item in data])
+
+
+def fitted_listing(
+    data: list[dict[str, Any]],
+    as_json: bool,
+    columns: dict[str, Callable[[dict[str, Any]], Any]],
+    yielding: Sequence[str],
+    optional: Sequence[str] = (),
+    boxed: bool = False,
+) -> None:
+    """``listing``, as a table that fits the terminal (``fitted_table``)."""
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    rows = [[cell(item) for cell in columns.values()] for item in data]
+    fitted_table(list(columns), rows, yielding, optional, boxed)

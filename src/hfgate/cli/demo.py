@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
+import sys
 from pathlib import Path
 
 import httpx
@@ -14,40 +16,98 @@ import uvicorn
 from hfgate._server import free_port, uvicorn_config
 from hfgate.cli._render import checklist, console
 from hfgate.settings import Settings
+from hfgate.storage.private import private_dir, write_private
 
 DEMO_MODEL = "meta-llama/Llama-2-7b-chat-hf"
 DEMO_NAME = "simulated/llama-2-7b-chat"
+ENV_FILE = "demo.env"
+SNIPPETS_FILE = "snippets.txt"
 
 
 def _remembered(home: Path, name: str, make: str) -> str:
-    """A demo secret kept in the demo's home, so a second run reuses it."""
+    """A demo secret kept in the demo's home (0600), so a second run reuses it."""
     path = home / name
     if path.exists():
         return path.read_text().strip()
-    home.mkdir(parents=True, exist_ok=True)
-    path.write_text(make + "\n")
-    path.chmod(0o600)
+    write_private(path, make + "\n")
     return make
 
 
-def _next_steps(url: str, key: str, password: str) -> str:
+def _curl(url: str, key: str) -> str:
+    body = (
+        f'{{"model": "{DEMO_NAME}",\n       "messages": [{{"role": "user", "content": "Hello"}}]}}'
+    )
+    return (
+        f"curl -sS {url}/v1/chat/completions \\\n"
+        f"  -H 'Authorization: Bearer {key}' \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        f"  -d '{body}'"
+    )
+
+
+def _python(url: str, key: str) -> str:
+    return f"""python - <<'PY'
+from openai import OpenAI
+client = OpenAI(base_url="{url}/v1", api_key="{key}")
+reply = client.chat.completions.create(
+    model="{DEMO_NAME}",
+    messages=[{{"role": "user", "content": "Hello"}}])
+print(reply.choices[0].message.content)
+PY"""
+
+
+def _snippets(url: str, key: str, credential: dict[str, object]) -> dict[str, str]:
+    """Each a shell command (or JSON) that works when pasted as it is."""
+    pasted = {name: credential[name] for name in ("api_key", "endpoint", "model_name")}
+    pasted["context_window"] = credential["context_window"]
+    return {
+        "curl": _curl(url, key),
+        "python (the OpenAI SDK)": _python(url, key),
+        "chat in the terminal": (
+            f"HFGATE_URL={url} \\\nHFGATE_API_KEY={key} \\\n  hfgate chat {DEMO_NAME}"
+        ),
+        # No "name": it is served as its model_name, next to the demo's own registration.
+        "a credential to paste on the integrations page (the same simulated endpoint)": (
+            json.dumps(pasted)
+        ),
+    }
+
+
+def _environment(url: str, key: str) -> str:
+    return (
+        f"export HFGATE_URL={url}\nexport HFGATE_API_KEY={key}\n"
+        f"export OPENAI_BASE_URL={url}/v1\nexport OPENAI_API_KEY={key}\n"
+    )
+
+
+def _next_steps(url: str, key: str, password: str, home: Path, snippets: dict[str, str]) -> str:
+    """Plain text, never passed through rich: rich wraps long lines at the terminal's width,
+    even inside quoted strings, and a wrapped command no longer works when pasted."""
+    blocks = "\n\n".join(f"# {title}\n{text}" for title, text in snippets.items())
     return f"""
-[bold green]hfgate demo is running[/] at {url}  (the model [bold]{DEMO_NAME}[/] is a simulator)
+hfgate demo is running at {url}  (the model {DEMO_NAME} is a simulator)
 
-  workspace:      {url}  — sign in as owner@localhost / {password}
-  admin API key:  {key}
+workspace:      {url}  (sign in as owner@localhost / {password})
+admin API key:  {key}
 
-  curl:    curl {url}/v1/chat/completions -H 'Authorization: Bearer {key}' \\
-             -H 'Content-Type: application/json' \\
-             -d '{{"model": "{DEMO_NAME}", "messages": [{{"role": "user", "content": "Hello"}}]}}'
-  python:  from openai import OpenAI
-           client = OpenAI(base_url="{url}/v1", api_key="{key}")
-           reply = client.chat.completions.create(
-               model="{DEMO_NAME}", messages=[{{"role": "user", "content": "Hello"}}])
-  chat:    HFGATE_URL={url} HFGATE_API_KEY={key} hfgate chat {DEMO_NAME}
+{blocks}
 
+The same are in {home / SNIPPETS_FILE}; `source {home / ENV_FILE}` sets HFGATE_URL,
+HFGATE_API_KEY, OPENAI_BASE_URL and OPENAI_API_KEY for your own commands.
 The simulated endpoint scales to zero after 2 idle minutes, so you will see a cold start.
-Press Ctrl-C to stop."""
+Press Ctrl-C to stop.
+"""
+
+
+def _show(url: str, key: str, password: str, home: Path, credential: dict[str, object]) -> None:
+    snippets = _snippets(url, key, credential)
+    write_private(home / ENV_FILE, _environment(url, key))
+    write_private(
+        home / SNIPPETS_FILE,
+        "".join(f"# {title}\n{text}\n\n" for title, text in snippets.items()),
+    )
+    sys.stdout.write(_next_steps(url, key, password, home, snippets))
+    sys.stdout.flush()
 
 
 async def _register(url: str, key: str, credential: dict[str, object]) -> None:
@@ -119,7 +179,7 @@ async def _run(host: str, port: int, home: Path) -> None:
         "name": DEMO_NAME,
     }
     await _register(url, key, credential)
-    console.print(_next_steps(url, key, password))
+    _show(url, key, password, home, credential)
     await asyncio.gather(*tasks)
 
 
@@ -129,6 +189,9 @@ def demo(
     home: Path | None = typer.Option(None, help="Data folder [default: HFGATE_HOME/demo]."),
 ) -> None:
     """Try hfgate offline: the gateway with a simulated TGI endpoint, registered and validated."""
-    home = home or Settings.from_env().home / "demo"
+    if home is None:
+        # HFGATE_HOME itself private too, when the demo is the first to create it.
+        home = private_dir(Settings.from_env().home) / "demo"
+    private_dir(home)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_run(host, port, home))

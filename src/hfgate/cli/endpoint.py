@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from hfgate.cli._client import REPORT_STATUSES, ApiClient, KeyOption, UrlOption, fail
-from hfgate.cli._render import console, listing, report_answer, stored_exit_code
+from hfgate.cli._render import console, fitted_listing, report_answer, stored_exit_code
 
 app = typer.Typer(
     help="Register and manage Inference Endpoints (talks to a running server).",
@@ -29,6 +29,11 @@ INTEGRATION_COLUMNS = {
     "key": lambda i: i["api_key"],
     "id": lambda i: i["id"],
 }
+# In a narrow terminal the URL folds, then these columns go, in order; the model name, which
+# `endpoint remove` takes, always stays whole; the id (a UUID, also taken) folds only when
+# nothing else is left to give way.
+INTEGRATION_YIELDING = ("endpoint", "id")
+INTEGRATION_OPTIONAL = ("key", "engine", "context", "endpoint")
 MODEL_COLUMNS = {
     "model": lambda m: m["id"],
     "status": lambda m: m["status"],
@@ -36,6 +41,7 @@ MODEL_COLUMNS = {
     "engine": lambda m: m.get("engine") or "?",
     "detail": lambda m: m.get("status_detail", ""),
 }
+MODEL_OPTIONAL = ("engine", "context")
 
 
 def _read_source(source: str) -> bytes:
@@ -97,7 +103,9 @@ def list_(
 ) -> None:
     """List registered endpoints with their state (tokens shown masked)."""
     data = ApiClient(url, api_key).call("GET", "/api/integrations").json()["data"]
-    listing(data, as_json, INTEGRATION_COLUMNS)
+    fitted_listing(
+        data, as_json, INTEGRATION_COLUMNS, INTEGRATION_YIELDING, INTEGRATION_OPTIONAL, boxed=True
+    )
 
 
 @app.command("remove")
@@ -121,4 +129,4 @@ def models(
 ) -> None:
     """List the models callers can use, with live status and context window."""
     data = ApiClient(url, api_key).call("GET", "/api/models").json()["data"]
-    listing(data, as_json, MODEL_COLUMNS)
+    fitted_listing(data, as_json, MODEL_COLUMNS, ("detail",), MODEL_OPTIONAL, boxed=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import typer
 
 from hfgate.cli._client import ApiClient, KeyOption, UrlOption, fail
-from hfgate.cli._render import console, listing
+from hfgate.cli._render import console, fitted_listing, human_time
 
 users_app = typer.Typer(help="People and their roles (owner, admin, member).", no_args_is_help=True)
 keys_app = typer.Typer(help="hfgate API keys: shown once, stored hashed.", no_args_is_help=True)
@@ -19,23 +20,34 @@ USER_COLUMNS = {
     "email": lambda u: u["email"],
     "role": lambda u: u["role"],
     "password": lambda u: "yes" if u["has_password"] else "no",
-    "since": lambda u: u["created_at"],
+    "since": lambda u: human_time(u["created_at"]),
 }
 KEY_COLUMNS = {
     "id": lambda k: k["id"],
     "name": lambda k: k["name"],
     "key": lambda k: k["prefix"],
     "owner": lambda k: k["owner"],
-    "last used": lambda k: k["last_used_at"] or "never",
-    "expires": lambda k: k["expires_at"] or "",
-    "state": lambda k: "revoked" if k["revoked_at"] else "active",
+    "last used": lambda k: human_time(k["last_used_at"]) or "never",
+    "state": lambda k: _key_state(k),
 }
 AUDIT_COLUMNS = {
-    "when": lambda e: e["at"],
+    "when": lambda e: human_time(e["at"]),
     "who": lambda e: e["actor"],
     "action": lambda e: e["action"],
     "target": lambda e: e["target"],
 }
+
+
+def _key_state(key: dict[str, Any]) -> str:
+    """One column for revoked, expired and the expiry: a table of keys fits 80 columns."""
+    if key["revoked_at"]:
+        return "revoked"
+    expires = key["expires_at"]
+    if not expires:
+        return "active"
+    if datetime.fromisoformat(expires).astimezone(UTC) <= datetime.now(UTC):
+        return "expired"
+    return f"until {human_time(expires)}"
 
 
 class RoleChoice(StrEnum):
@@ -84,7 +96,7 @@ def user_list(
 ) -> None:
     """List people and roles."""
     data = ApiClient(url, api_key).call("GET", "/api/users").json()["data"]
-    listing(data, as_json, USER_COLUMNS)
+    fitted_listing(data, as_json, USER_COLUMNS, ("since",))
 
 
 @users_app.command("set-role")
@@ -145,7 +157,7 @@ def key_list(
 ) -> None:
     """List keys (yours; admins see everyone's)."""
     data = ApiClient(url, api_key).call("GET", "/api/keys").json()["data"]
-    listing(data, as_json, KEY_COLUMNS)
+    fitted_listing(data, as_json, KEY_COLUMNS, ("name",), optional=("key",))
 
 
 @keys_app.command("revoke")
@@ -163,4 +175,4 @@ def audit(
 ) -> None:
     """Who added, rotated or removed which integration, key or role, and when."""
     data = ApiClient(url, api_key).call("GET", "/api/audit", params={"limit": limit}).json()["data"]
-    listing(data, as_json, AUDIT_COLUMNS)
+    fitted_listing(data, as_json, AUDIT_COLUMNS, ("target",))

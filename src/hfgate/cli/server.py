@@ -46,10 +46,12 @@ def serve(
 def _serve(
     settings: Settings, host: str, port: int, workers: int, log_level: str, access_log: bool
 ) -> None:
-    asyncio.run(_prepare(settings))
+    link = asyncio.run(_prepare(settings, _base_url(host, port)))
     typer.echo(
         f"hfgate on http://{host}:{port}  (data: {_where(settings)}, workers: {workers})", err=True
     )
+    if link:
+        _show_setup_link(link)
     config = uvicorn_config(
         "hfgate.app:create_app",
         host,
@@ -81,15 +83,33 @@ def _shared_metrics(workers: int) -> Iterator[None]:
             del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
-async def _prepare(settings: Settings) -> None:
-    """Migrate and bootstrap once, before workers start (they would race each other)."""
+async def _prepare(settings: Settings, base_url: str) -> str | None:
+    """Migrate and bootstrap once, before workers start (they would race each other); the
+    first-run setup link when the owner has no password yet."""
     from hfgate.services import Services
 
     services = Services(settings)
     try:
-        await services.prepare()
+        await services.prepare(setup_base_url=base_url)
     finally:
         await services.close()
+    return services.setup_link
+
+
+def _base_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches the server (a wildcard address is not one)."""
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def _show_setup_link(link: str) -> None:
+    # Plain echo, no rich: a wrapped link could not be pasted.
+    typer.echo(
+        "\nNobody can sign in yet. Open this one-time link to choose the owner's email and"
+        f" password:\n\n    {link}\n\n(it works until used; HFGATE_OWNER_PASSWORD sets the"
+        " password instead)\n",
+        err=True,
+    )
 
 
 def _where(settings: Settings) -> str:

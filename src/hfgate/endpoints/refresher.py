@@ -1,14 +1,16 @@
 """Keeping model status fresh without costing anything or keeping anything awake.
 
 Probes are ``GET /health`` only (never a generation), in parallel with a short timeout, off
-the request path (the model list reads the board; a dead endpoint never slows it). Which
+the request path (the model list reads the board; a dead endpoint never slows it). A probe
+through the endpoint's URL is traffic: it restarts Hugging Face's scale-to-zero timer. So which
 models are probed, and how often:
 
-* ``scaled_to_zero`` / ``waking`` — never: a probe could wake the endpoint, and the cold-start
-  waker already watches one that is waking.
-* ``ready`` — once at start, then only while people are using it (traffic in the last
-  ``RECENT_TRAFFIC`` seconds). An idle endpoint is left alone, so its scale-to-zero timer runs
-  out as it would without hfgate.
+* ``scaled_to_zero`` / ``waking`` / ``idle`` — never: a probe could wake the endpoint or keep
+  it awake, and the cold-start waker already watches one that is waking.
+* ``ready`` — once at start (or after a change, which starts a fresh entry), then never: while
+  requests are answered the traffic itself says it runs; once nothing has for
+  ``SURELY_AWAKE`` seconds it is *inferred* ``idle`` (``StatusBoard.infer_idle``), without a
+  request, and its scale-to-zero timer runs out as it would without hfgate.
 * an endpoint with a record on a connected Hugging Face account — never: its status comes from
   the management API (``hfgate.hf``), which costs the endpoint nothing.
 * ``paused`` / ``initializing`` / ``auth_failed`` / ``unreachable`` — every ``SLOW_PROBE``
@@ -24,6 +26,7 @@ import time
 
 from hfgate.catalog import Catalog
 from hfgate.endpoints.state import (
+    SURELY_AWAKE,
     ModelStatus,
     StatusBoard,
     StatusEntry,
@@ -34,21 +37,18 @@ from hfgate.upstream.transport import Transport
 from hfgate.values.served import ServedModel
 
 log = logging.getLogger("hfgate.status")
-RECENT_TRAFFIC = 300.0
+RECENT_TRAFFIC = SURELY_AWAKE  # after the last answer, "ready" without asking; then "idle"
 SLOW_PROBE = 300.0
 PROBE_TIMEOUT = 5.0
-NEVER_PROBED = frozenset({ModelStatus.SCALED_TO_ZERO, ModelStatus.WAKING})
+NEVER_PROBED = frozenset({ModelStatus.SCALED_TO_ZERO, ModelStatus.WAKING, ModelStatus.IDLE})
 
 
-def should_probe(entry: StatusEntry, now: float, interval: float) -> bool:
+def should_probe(entry: StatusEntry, now: float) -> bool:
     if entry.status in NEVER_PROBED:
         return False
-    since_check = now - entry.checked_at
     if entry.status is ModelStatus.READY:
-        if entry.checked_at == 0:
-            return True
-        return now - entry.last_traffic < RECENT_TRAFFIC and since_check >= interval
-    return since_check >= SLOW_PROBE
+        return entry.checked_at == 0  # never checked: the one probe at start
+    return now - entry.checked_at >= SLOW_PROBE
 
 
 class StatusRefresher:
@@ -60,12 +60,11 @@ class StatusRefresher:
 
     async def refresh_once(self) -> int:
         now = time.time()
-        due = [
-            m
-            for m in self.catalog.all()
-            if m.name not in self.board.managed  # Hugging Face tells us, for free
-            and should_probe(self.board.get(m.name), now, self.interval)
-        ]
+        # Hugging Face tells us of the managed ones, for free.
+        unmanaged = [m for m in self.catalog.all() if m.name not in self.board.managed]
+        for model in unmanaged:
+            self.board.infer_idle(model.name, now)
+        due = [m for m in unmanaged if should_probe(self.board.get(m.name), now)]
         await asyncio.gather(*(self._probe(model) for model in due))
         return len(due)
 

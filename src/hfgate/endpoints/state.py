@@ -6,6 +6,10 @@ awake (see ``refresher``). The states are distinct because each asks something d
 person: ``scaled_to_zero`` wakes on the next request, ``waking`` is being woken by hfgate,
 ``initializing`` is starting a replica on its own (an engine still loading its weights),
 ``paused`` waits for its owner, ``failed`` needs an admin.
+
+``idle`` is inferred, never probed: a probe through the endpoint's URL is traffic to Hugging
+Face's scale-to-zero timer, so a ``ready`` endpoint nobody has used for ``SURELY_AWAKE`` seconds
+is only said to be idle — it may have scaled to zero, and the next request may have to wake it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from hfgate.upstream.platform import COLD_STATUSES, is_cold, is_paused
 
 class ModelStatus(StrEnum):
     READY = "ready"
+    IDLE = "idle"  # no traffic lately: may have scaled to zero (inferred, not probed)
     SCALED_TO_ZERO = "scaled_to_zero"
     WAKING = "waking"
     INITIALIZING = "initializing"
@@ -38,6 +43,10 @@ class ModelStatus(StrEnum):
     FAILED = "failed"
     DELETED = "deleted"  # its record is gone from Hugging Face
 
+
+# After its last answer, an endpoint surely stays up this long: Inference Endpoints scale to
+# zero after 15 idle minutes at the least, and 5 minutes leaves room for clocks and doubt.
+SURELY_AWAKE = 300.0
 
 # States in which the endpoint has no replica to answer: a request (or a probe) would wait.
 ASLEEP = frozenset({ModelStatus.SCALED_TO_ZERO, ModelStatus.WAKING, ModelStatus.INITIALIZING})
@@ -111,6 +120,11 @@ class StatusEntry:
     checked_at: float = 0.0
     last_traffic: float = 0.0
     answered_at: float = 0.0  # event-loop time of the last successful call (this process)
+    answered_wall: float = 0.0  # the same in wall-clock time, for the idle inference
+
+    def last_sign_of_life(self) -> float:
+        """When the endpoint last surely ran: an answer, a request sent, or a status set."""
+        return max(self.answered_wall, self.last_traffic, self.checked_at)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -137,11 +151,14 @@ class StatusBoard:
             entry = self._entries[name] = StatusEntry(ModelStatus.READY, "not checked yet")
         return entry
 
-    def set(self, name: str, status: ModelStatus, detail: str = "") -> StatusEntry:
+    def set(
+        self, name: str, status: ModelStatus, detail: str = "", since: float | None = None
+    ) -> StatusEntry:
+        """``since``: when the new status began, if earlier than now (idle: the last answer)."""
         now = time.time()
         entry = self.get(name)
         if entry.status != status:
-            entry.changed_at = now
+            entry.changed_at = now if since is None else since
         entry.status, entry.detail, entry.checked_at = status, detail, now
         if self.on_change is not None:
             self.on_change(name, entry)
@@ -150,7 +167,12 @@ class StatusBoard:
     def observe(self, name: str, error: HfgateError | None) -> None:
         """What a call's outcome says of the endpoint (traffic is the best probe)."""
         if error is None:
-            if self.get(name).status is not ModelStatus.READY:
+            entry = self.get(name)
+            entry.answered_wall = time.time()
+            # Re-saying "ready" now and then also tells other processes (hfgate.cluster),
+            # which see no traffic of their own, that the endpoint is not idle.
+            stale = entry.answered_wall - entry.checked_at > SURELY_AWAKE / 2
+            if entry.status is not ModelStatus.READY or stale:
                 self.set(name, ModelStatus.READY, "answered a request")
             return
         status = STATUS_FOR_ERROR.get(type(error))
@@ -164,6 +186,18 @@ class StatusBoard:
             entry.status, entry.detail = other.status, other.detail
             entry.changed_at, entry.checked_at = other.changed_at, other.checked_at
 
+    def infer_idle(self, name: str, now: float) -> bool:
+        """Call a ``ready`` endpoint ``idle`` once nothing says it ran for ``SURELY_AWAKE``
+        seconds; True if it did. Costs the endpoint nothing: no request is sent."""
+        entry = self.get(name)
+        last = entry.last_sign_of_life()
+        if entry.status is not ModelStatus.READY or not entry.checked_at:
+            return False
+        if now - last < SURELY_AWAKE:
+            return False
+        self.set(name, ModelStatus.IDLE, "no traffic lately: may have scaled to zero", since=last)
+        return True
+
     def touch(self, name: str) -> None:
         """Record user traffic: it is what allows probing without keeping an endpoint awake."""
         self.get(name).last_traffic = time.time()
@@ -171,3 +205,11 @@ class StatusBoard:
     def forget(self, name: str) -> None:
         self._entries.pop(name, None)
         self.managed.pop(name, None)
+
+
+def idle_detail(idle_seconds: float, typical_wake: float | None) -> str:
+    """For people: "Idle for 12 min — may need to wake (~40 s last time)"."""
+    minutes = max(1, int(idle_seconds // 60))
+    span = f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+    wake = f" (~{typical_wake:.0f} s last time)" if typical_wake else ""
+    return f"Idle for {span} — may need to wake{wake}"

@@ -373,7 +373,7 @@ class HfService:
     def _why_not_wake(self, name: str, row: Integration | None, status: ModelStatus) -> str | None:
         if row is None or not row.wake_on_open:
             return "wake on open is off for this model (an admin turns it on)"
-        if status not in (ModelStatus.SCALED_TO_ZERO, ModelStatus.PAUSED):
+        if status not in (ModelStatus.SCALED_TO_ZERO, ModelStatus.PAUSED, ModelStatus.IDLE):
             return f"the endpoint is {status}, not asleep"
         if status is ModelStatus.PAUSED and not (row.paused_by_hfgate and row.hf_endpoint):
             return "the endpoint was paused on Hugging Face, not by hfgate: an admin resumes it"

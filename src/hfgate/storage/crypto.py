@@ -12,6 +12,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from hfgate.errors import HfgateError
+from hfgate.storage.private import private_dir
 
 
 class SecretKeyError(HfgateError):
@@ -60,7 +61,7 @@ def _key_file(home: Path) -> str:
     path = home / "secret.key"
     if path.exists():
         return path.read_text().strip()
-    home.mkdir(parents=True, exist_ok=True)
+    private_dir(home)
     key = new_key()
     # O_EXCL: two processes starting together must not write two different keys.
     try:

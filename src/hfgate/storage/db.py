@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from hfgate.storage.private import create_private
 from hfgate.storage.urls import database_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -70,7 +71,18 @@ class Database:
         await self.engine.dispose()
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for PostgreSQL and in-memory databases."""
+    if not url.startswith("sqlite"):
+        return None
     path = make_url(url).database
     if path and path != ":memory:" and not path.startswith("file:"):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return Path(path)
+    return None
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    # Created here, 0600, before SQLite opens it: SQLite would create it 0644 (the umask).
+    path = sqlite_path(url)
+    if path is not None:
+        create_private(path)

@@ -17,16 +17,21 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
+import orjson
 from fastapi import APIRouter, Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from hfgate import __version__
+from hfgate.api.bodies import json_body
 from hfgate.api.deps import services
-from hfgate.auth.sessions import COOKIE
-from hfgate.errors import AuthenticationRequired
+from hfgate.api.errors import hfgate_error_response
+from hfgate.auth.passwords import MIN_LENGTH
+from hfgate.auth.sessions import COOKIE, LIFETIME
+from hfgate.auth.setup import BAD_LINK
+from hfgate.errors import AuthenticationRequired, HfgateError, InvalidRequest
 from hfgate.values.principal import Principal
 
 HERE = Path(__file__).parent
@@ -199,3 +204,91 @@ async def integrations(request: Request) -> Response:
 @router.get("/keys")
 async def keys(request: Request) -> Response:
     return await _page(request, "keys", "API keys")
+
+
+# -- first-run setup ---------------------------------------------------------------------------
+# Only while no owner has a password (see ``auth/setup.py``); afterwards ``/setup`` sends people
+# to the sign-in page (GET) or answers 404 (POST).
+
+
+def _setup_page(status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("token", None)
+    return _render(
+        "setup.html", status, page="setup", title="Set up", min_length=MIN_LENGTH, **context
+    )
+
+
+@router.get("/setup")
+async def setup(request: Request, token: str | None = None) -> Response:
+    first_run = services(request).first_run
+    owner = await first_run.pending_owner()
+    if owner is None:
+        return RedirectResponse("/login", 303)
+    if not first_run.valid(token):
+        return _setup_page(403, error=BAD_LINK)
+    return _setup_page(token=token, email=owner.email)
+
+
+@router.post("/setup")
+async def setup_submit(request: Request) -> Response:
+    """Form fields (the page) or JSON (scripts): ``token``, ``email``, ``password``."""
+    as_json = request.headers.get("content-type", "").startswith("application/json")
+    fields: dict[str, Any] = {}
+    try:
+        fields = await _setup_fields(request, as_json)
+        if "password_repeat" in fields and fields["password_repeat"] != fields.get("password"):
+            raise InvalidRequest("the two passwords differ", param="password_repeat")
+        cookie, principal, _csrf = await services(request).first_run.complete(
+            fields.get("token"), fields.get("email"), fields.get("password")
+        )
+    except HfgateError as exc:
+        if as_json:
+            return hfgate_error_response(exc)
+        return _setup_failed(exc, fields, services(request).first_run.valid(fields.get("token")))
+    if as_json:
+        user = {"id": principal.user_id, "email": principal.email, "role": principal.role}
+        response: Response = Response(
+            orjson.dumps({"user": user, "next": "/chat"}), media_type="application/json"
+        )
+    else:
+        response = RedirectResponse("/chat", 303)
+    _session_cookie(request, response, cookie)
+    return response
+
+
+async def _setup_fields(request: Request, as_json: bool) -> dict[str, Any]:
+    if as_json:
+        body = await json_body(request)
+        if not isinstance(body, dict):
+            raise InvalidRequest('send {"token": …, "email": …, "password": …}')
+        return body
+    try:
+        fields = dict(parse_qsl((await request.body()).decode(), max_num_fields=10))
+    except (UnicodeDecodeError, ValueError):  # ValueError: more fields than the form has
+        raise InvalidRequest("send the setup form's fields: token, email, password") from None
+    if any("\x00" in value for value in fields.values()):
+        raise InvalidRequest("text may not contain NUL characters: remove them")
+    return fields
+
+
+def _setup_failed(exc: HfgateError, fields: dict[str, Any], token_valid: bool) -> Response:
+    """The page again with the reason; the form only with a token that works."""
+    if exc.status == 404:
+        return RedirectResponse("/login", 303)
+    if exc.status == 403 or not token_valid:
+        return _setup_page(403, error=exc.message if exc.status == 403 else BAD_LINK)
+    email = fields.get("email") if isinstance(fields.get("email"), str) else ""
+    return _setup_page(exc.status, error=exc.message, token=fields.get("token"), email=email)
+
+
+def _session_cookie(request: Request, response: Response, token: str) -> None:
+    """The cookie ``POST /auth/login`` sets, with the same flags."""
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(LIFETIME.total_seconds()),
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+    )

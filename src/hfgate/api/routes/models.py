@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
 from hfgate.api.deps import caller, services
+from hfgate.endpoints.state import ModelStatus, idle_detail
 from hfgate.errors import NotFound
 from hfgate.services import Services
 from hfgate.values.principal import Principal
@@ -18,6 +20,10 @@ router = APIRouter(tags=["models"])
 def _model_entry(model: ServedModel, svc: Services) -> dict[str, Any]:
     status = svc.board.get(model.name)
     created = int(model.created_at.timestamp()) if model.created_at else 0
+    typical = svc.coldstarts.typical_wake(model.name)
+    detail = status.detail
+    if status.status is ModelStatus.IDLE:  # "since" is the last answer: say how long ago
+        detail = idle_detail(time.time() - status.changed_at, typical)
     return {
         "id": model.name,
         "object": "model",
@@ -28,8 +34,8 @@ def _model_entry(model: ServedModel, svc: Services) -> dict[str, Any]:
         "engine": model.engine,
         "engine_version": model.engine_version,
         "status": status.status,
-        "status_detail": status.detail,
-        "typical_wake_seconds": svc.coldstarts.typical_wake(model.name),
+        "status_detail": detail,
+        "typical_wake_seconds": typical,
     }
 
 

@@ -11,7 +11,8 @@ import { copyText, el, fmtInt, iconButton, openDialog, popupMenu, toast } from '
 const IS_ADMIN = ['owner', 'admin'].includes(document.body.dataset.role);
 const MODEL_POLL_MS = 5000;
 const SLOW_START_MS = 3000; // no first token by then: show the waiting state
-const COLD = new Set(['scaled_to_zero', 'waking', 'initializing', 'pending']);
+// 'idle' is inferred (no recent traffic): the endpoint may be asleep, so it is treated as cold.
+const COLD = new Set(['scaled_to_zero', 'waking', 'initializing', 'pending', 'idle']);
 // On touch screens Enter makes a new line (there is no Shift): the Send button sends.
 const TOUCH = window.matchMedia('(pointer: coarse)').matches;
 
@@ -120,7 +121,7 @@ async function loadModels() {
 const wakeAsked = new Map();
 async function wakeOnOpen() {
   const current = model(state.model);
-  if (!current || !['scaled_to_zero', 'paused'].includes(current.status)) return;
+  if (!current || !['scaled_to_zero', 'paused', 'idle'].includes(current.status)) return;
   if (Date.now() - (wakeAsked.get(current.id) || 0) < 60_000) return;
   wakeAsked.set(current.id, Date.now());
   const path = current.id.split('/').map(encodeURIComponent).join('/');
@@ -581,12 +582,15 @@ async function streamAnswer(body, question) {
   // A model known to be asleep: say so at once. Any answer slower than a few seconds gets
   // the same progress (the server's own count follows every 5 s).
   const known = model(modelId);
+  // An idle one may be asleep: the progress shows as early, but as "waiting" until the server
+  // says it is waking (it may as well answer at once).
   const asleep = known && ['scaled_to_zero', 'waking', 'initializing'].includes(known.status);
+  const maybeAsleep = asleep || known?.status === 'idle';
   setTimeout(() => {
     if (state.streaming === run && !run.gotToken && !run.waking) {
       showWaking(run, (performance.now() - run.started) / 1000, asleep ? 'waking' : 'waiting');
     }
-  }, asleep ? 800 : SLOW_START_MS);
+  }, maybeAsleep ? 800 : SLOW_START_MS);
 
   let response;
   try {
@@ -672,7 +676,7 @@ function showWaking(run, seconds, kind) {
   if (!run.waking) {
     const label = el('strong', { class: 'waking-time' });
     const hint = el('p');
-    const node = el('div', { class: 'waking', role: 'status' }, el('span', { class: 'spinner' }), el('div', {}, label, hint));
+    const node = el('div', { class: 'waking-panel', role: 'status' }, el('span', { class: 'spinner' }), el('div', {}, label, hint));
     run.waking = { node, label, hint, kind };
     run.answer.body.replaceChildren(node);
     run.timer = setInterval(() => paintWaking(run), 1000);

@@ -38,6 +38,20 @@ const checkButton = $('validate-only');
 
 // -- the checklist -------------------------------------------------------------------------------
 
+/** A message's nodes: the server quotes names and routes in `backticks`, shown as code. */
+function richText(text) {
+  return String(text ?? '')
+    .split(/`([^`]+)`/)
+    .map((part, index) => (index % 2 ? el('code', {}, part) : part))
+    .filter((part) => part !== '');
+}
+
+/** A problem's bullet: its field first, unless the message already names it. */
+function problemItem(problem) {
+  const named = problem.field && !String(problem.message).includes(`\`${problem.field}\``);
+  return el('li', {}, named ? [el('code', {}, problem.field), ': '] : null, richText(problem.message));
+}
+
 /** A checklist element that fills in row by row; `rows` by check id. */
 function checklist() {
   const rows = new Map();
@@ -71,7 +85,7 @@ function checklist() {
       row.node.className = `check ${check.status}`;
       row.mark.textContent = MARK[check.status] ?? '';
       row.state.textContent = `${SAID[check.status] || check.status}: `;
-      row.message.replaceChildren(check.message || '');
+      row.message.replaceChildren(...richText(check.message));
       // The next row still waiting is the one running now.
       const next = [...rows.values()].find((r) => r.node.classList.contains('waiting'));
       for (const r of rows.values()) r.node.classList.remove('running');
@@ -91,15 +105,16 @@ function checklist() {
         elapsed.textContent = `Waiting for the endpoint to wake… ${Math.round((performance.now() - since) / 1000)} s`;
       };
       paint();
-      row.message.replaceChildren(elapsed, payload.message ? el('span', {}, ` — ${payload.message}`) : null);
+      row.message.replaceChildren(elapsed, payload.message ? el('span', {}, ' — ', richText(payload.message)) : null);
       stopTicker();
       ticker = setInterval(paint, 1000);
     },
     problems(problems) {
-      if (!problems?.length) return;
+      // One problem is the row's message already; several are listed instead of it (the
+      // message is the first plus "and N more"), so each is said once.
+      if (!(problems?.length > 1)) return;
       const row = rows.get('credential');
-      row.message.append(el('ul', { class: 'check-problems' },
-        problems.map((p) => el('li', {}, p.field ? el('code', {}, p.field) : null, p.field ? ': ' : null, p.message))));
+      row.message.replaceChildren(el('ul', { class: 'check-problems' }, problems.map(problemItem)));
     },
     stop() {
       stopTicker();
@@ -121,12 +136,34 @@ function checklist() {
 
 function notes(report) {
   if (!report?.notes?.length) return null;
-  return el('ul', { class: 'check-notes' }, report.notes.map((n) => el('li', {}, icon('info'), el('span', {}, n))));
+  return el('ul', { class: 'check-notes' }, report.notes.map((n) => el('li', {}, icon('info'), el('span', {}, richText(n)))));
 }
 
 function head(kind, text) {
   const mark = kind === 'running' ? el('span', { class: 'spinner' }) : icon(kind === 'ok' ? 'check' : kind === 'pending' ? 'info' : 'alert');
-  return el('div', { class: `checklist-head ${kind}`, role: kind === 'fail' ? 'alert' : 'status' }, mark, el('span', {}, text));
+  return el('div', { class: `checklist-head ${kind}`, role: kind === 'fail' ? 'alert' : 'status' }, mark, el('span', {}, richText(text)));
+}
+
+/**
+ * The headline of a refused (or, with `dryRun`, failed) check: what failed, not the message
+ * again — the failing row says it, and the credential's problems are listed under its row.
+ */
+function failureHead(report, dryRun) {
+  const verdict = dryRun ? 'Check failed' : 'Not added';
+  const problems = report.problems?.length || 0;
+  if (problems > 1) return `${verdict}: the credential has ${problems} problems, listed below.`;
+  if (problems) return `${verdict}: the credential is invalid (below).`;
+  const failed = (report.checks || []).find((check) => check.status === 'fail');
+  const title = failed && CHECKS.find(([id]) => id === failed.id)?.[1];
+  if (title && report.summary === `${title}: ${failed.message}`) return `${verdict}: “${title}” did not pass (below).`;
+  return `${verdict}: ${report.summary}`;
+}
+
+/** The pending headline: the state row already says why the endpoint is not running. */
+function pendingHead(name, report) {
+  const state = (report.checks || []).find((check) => check.id === 'state');
+  const why = state && state.message === report.summary ? '' : `: ${report.summary}`;
+  return `Saved ${name} as pending${why}. hfgate finishes the checks by itself once the endpoint runs.`;
 }
 
 // -- adding ---------------------------------------------------------------------------------------
@@ -156,7 +193,7 @@ async function run(dryRun) {
   const wait = $('wait').checked ? WAIT_SECONDS : 0;
   const url = `/api/integrations${dryRun ? '/validate' : ''}?wait=${wait}`;
   try {
-    const result = await streamChecks(url, { body: text, list, setHead });
+    const result = await streamChecks(url, { body: text, list, setHead, failure: dryRun ? 'Check failed' : 'Not added' });
     extras.replaceChildren(...[notes(result.report)].filter(Boolean));
     onResult(result, dryRun, setHead);
   } catch (err) {
@@ -210,15 +247,13 @@ function onResult(result, dryRun, setHead) {
     toast(`${name} is ready`);
     refresh();
   } else if (status === 202) {
-    setHead('pending', `Saved ${name} as pending: ${report.summary}. hfgate finishes the checks by itself once the endpoint runs.`);
+    setHead('pending', pendingHead(name, report));
     credential.value = '';
     refresh();
   } else if (status === 200) {
-    setHead('ok', `Passed: ${report.summary}. Nothing was saved — press “Add endpoint” to add it.`);
-  } else if (status === 400) {
-    setHead('fail', `Not added: the credential is invalid. ${report.summary}`);
+    setHead('ok', 'Passed every check. Nothing was saved — press “Add endpoint” to add it.');
   } else {
-    setHead('fail', `${dryRun ? 'Failed' : 'Not added'}: ${report.summary}`);
+    setHead('fail', failureHead(report, dryRun));
   }
 }
 

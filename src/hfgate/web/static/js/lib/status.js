@@ -3,6 +3,7 @@ import { el } from './ui.js';
 
 export const STATUS = {
   ready: { label: 'Ready', hint: 'Answering requests.' },
+  idle: { label: 'Idle', hint: 'No recent traffic: it may have scaled to zero, so the next message may need to wake it.' },
   scaled_to_zero: { label: 'Scaled to zero', hint: 'Asleep to save cost: the first message wakes it, which takes a minute or two.' },
   waking: { label: 'Waking', hint: 'Starting up: answers follow as soon as it runs.' },
   initializing: { label: 'Initializing', hint: 'A replica is starting (the engine is loading the model): answers follow as soon as it runs.' },
