@@ -8,8 +8,9 @@ session's CSRF token.
 from __future__ import annotations
 
 from fastapi import Request
+from starlette.responses import Response
 
-from hfgate.auth.sessions import COOKIE, check_csrf
+from hfgate.auth.sessions import COOKIE, LIFETIME, check_csrf
 from hfgate.services import Services
 from hfgate.values.principal import Principal
 
@@ -50,3 +51,16 @@ async def generation_caller(request: Request) -> Principal:
     principal = await authenticate(request)
     await services(request).limiter.acquire(principal)
     return principal
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    """The browser session's cookie: ``HttpOnly``, ``SameSite=Lax``, ``Secure`` behind TLS."""
+    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(LIFETIME.total_seconds()),
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+    )

@@ -7,7 +7,8 @@ does is set by ``SimConfig`` at start and can be changed while it runs with ``PA
 What it serves
 --------------
 * **Admin** ``/_sim/*`` (no auth, never behind the proxy):
-  ``GET /_sim/state`` → every ``SimConfig`` field, ``state`` being the current lifecycle state,
+  ``GET /_sim/state`` → every ``SimConfig`` field (the tokens redacted unless the request
+  carries ``Authorization: Bearer`` with one of them), ``state`` being the current lifecycle state,
   plus ``ready_in`` (seconds left while initializing, else null) and ``in_flight``;
   ``PATCH /_sim/state`` with a JSON object of fields → the same shape, or 400 ``{"error"}``
   (unknown field, wrong type; nothing changes); ``GET /_sim/stats`` → ``{"requests":

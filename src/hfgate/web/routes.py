@@ -26,10 +26,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from hfgate import __version__
 from hfgate.api.bodies import json_body
-from hfgate.api.deps import services
+from hfgate.api.deps import services, set_session_cookie
 from hfgate.api.errors import hfgate_error_response
 from hfgate.auth.passwords import MIN_LENGTH
-from hfgate.auth.sessions import COOKIE, LIFETIME
+from hfgate.auth.sessions import COOKIE
 from hfgate.auth.setup import BAD_LINK
 from hfgate.errors import AuthenticationRequired, HfgateError, InvalidRequest
 from hfgate.values.principal import Principal
@@ -252,7 +252,7 @@ async def setup_submit(request: Request) -> Response:
         )
     else:
         response = RedirectResponse("/chat", 303)
-    _session_cookie(request, response, cookie)
+    set_session_cookie(request, response, cookie)
     return response
 
 
@@ -279,16 +279,3 @@ def _setup_failed(exc: HfgateError, fields: dict[str, Any], token_valid: bool) -
         return _setup_page(403, error=exc.message if exc.status == 403 else BAD_LINK)
     email = fields.get("email") if isinstance(fields.get("email"), str) else ""
     return _setup_page(exc.status, error=exc.message, token=fields.get("token"), email=email)
-
-
-def _session_cookie(request: Request, response: Response, token: str) -> None:
-    """The cookie ``POST /auth/login`` sets, with the same flags."""
-    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
-    response.set_cookie(
-        COOKIE,
-        token,
-        max_age=int(LIFETIME.total_seconds()),
-        httponly=True,
-        secure=secure,
-        samesite="lax",
-    )

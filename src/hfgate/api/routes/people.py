@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from hfgate.api.bodies import OBJECT_BODY, json_body
-from hfgate.api.deps import admin, bearer, caller, services
+from hfgate.api.deps import admin, bearer, caller, services, set_session_cookie
 from hfgate.audit import read_audit
 from hfgate.auth.keys import key_view
-from hfgate.auth.sessions import COOKIE, LIFETIME
+from hfgate.auth.sessions import COOKIE
 from hfgate.errors import AuthenticationRequired, InvalidRequest
 from hfgate.values.principal import Principal
 
@@ -40,15 +40,7 @@ async def login(request: Request) -> Response:
         body["email"], body["password"]
     )
     response = Response(orjson.dumps(_me(principal, csrf)), media_type="application/json")
-    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
-    response.set_cookie(
-        COOKIE,
-        token,
-        max_age=int(LIFETIME.total_seconds()),
-        httponly=True,
-        secure=secure,
-        samesite="lax",
-    )
+    set_session_cookie(request, response, token)
     return response
 
 
