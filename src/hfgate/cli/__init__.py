@@ -10,6 +10,7 @@ import typer
 
 from hfgate.cli import chat, demo, endpoint, hf, people, server
 from hfgate.cli.sim import sim
+from hfgate.errors import HfgateError
 
 app = typer.Typer(
     name="hfgate",
@@ -37,4 +38,8 @@ app.add_typer(server.db_app, name="db", rich_help_panel="Operate")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except HfgateError as exc:  # a refusal of hfgate's own (a bad key, a bad URL): one line
+        typer.echo(f"error: {exc.message}", err=True)
+        raise SystemExit(1) from None
