@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = svc
-    errors.install(app)
+    errors.install(app, not_found_page=web.not_found_page)
     for module in (health, models, openai, integrations, hf, people, tgi, conversations, web):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -7,7 +7,7 @@ import json
 import httpx
 
 from tests.conversations.support import add_member, chat, messages, new_conversation
-from tests.support.peers import MODEL, Gateway
+from tests.support.peers import MODEL, Gateway, SimHandle
 
 
 def test_create_get_list_update_delete(client: httpx.Client) -> None:
@@ -173,3 +173,33 @@ def test_export_markdown_and_json(client: httpx.Client) -> None:
     exported = document["conversation"]
     assert exported == client.get(f"/api/conversations/{cid}").json()
     assert "user_id" not in exported and all("user_id" not in m for m in exported["messages"])
+
+
+def test_the_system_prompt_is_set_changed_and_removed_by_patch(
+    sim: SimHandle, client: httpx.Client
+) -> None:
+    cid = new_conversation(client)["id"]
+    assert chat(client, cid, content="first question").done
+
+    def system_of(reply: httpx.Response) -> list[tuple[str, str]]:
+        assert reply.status_code == 200, reply.text
+        return [(m["role"], m["content"]) for m in reply.json()["messages"][:2]]
+
+    path = f"/api/conversations/{cid}"
+    # Added to a conversation that has turns already: it goes first.
+    added = system_of(client.patch(path, json={"system": "Be terse."}))
+    assert added == [("system", "Be terse."), ("user", "first question")]
+    changed = system_of(client.patch(path, json={"system": "Be verbose."}))
+    assert changed == [("system", "Be verbose."), ("user", "first question")]
+    assert len(messages(client, cid)) == 3, "changed in place, not added again"
+
+    # The model is sent it, and the workspace's sampling with it.
+    assert chat(client, cid, content="second", temperature=1.5).done
+    sent = sim.stats()["last_request"]
+    assert sent["messages"][0] == {"role": "system", "content": "Be verbose."}
+    assert sent["temperature"] == 1.5
+
+    removed = system_of(client.patch(path, json={"system": " "}))
+    assert removed[0] == ("user", "first question"), "a blank system prompt removes it"
+    refused = client.patch(path, json={"system": 3})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "system"

@@ -35,7 +35,19 @@ def test_transcript_keeps_the_error_and_the_partial_text() -> None:
     transcript.feed([Error(UpstreamProtocolError("the endpoint broke")), Usage(3, 1)])
     answer = transcript.answer()
     assert (answer.text, answer.status, answer.error) == ("par", "error", "the endpoint broke")
-    assert answer.error_code == "upstream_protocol_error" and answer.usage is None
+    assert answer.error_code == "upstream_protocol_error"
+    assert answer.usage == Usage(3, 1), "the prompt, and the one text event received"
+
+
+def test_transcript_counts_text_events_when_the_engine_count_never_comes() -> None:
+    transcript = Transcript()
+    transcript.feed([TextDelta("a"), TextDelta("b")])
+    transcript.feed([TextDelta("c"), Error(UpstreamProtocolError("broke")), Usage(5, 0)])
+    assert transcript.answer().usage == Usage(5, 3)
+    cut = Transcript()  # a disconnect: no Usage at all, the text events are what is known
+    cut.feed([TextDelta("a"), TextDelta("b")])
+    answer = cut.answer()
+    assert (answer.status, answer.usage, answer.tokens) == ("interrupted", None, 2)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -19,6 +20,10 @@ from starlette.responses import Response
 from hfgate.errors import HfgateError
 
 log = logging.getLogger("hfgate.api")
+
+# A page for browsers that reach an unknown path, registered by the web layer (``install``'s
+# ``not_found_page``): given the request, a response, or None to answer the JSON error.
+NotFoundPage = Callable[[Request], Response | None]
 
 
 def error_response(
@@ -50,6 +55,9 @@ async def _on_hfgate_error(_request: Request, exc: Exception) -> Response:
 async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
+        page: NotFoundPage | None = getattr(request.app.state, "not_found_page", None)
+        if page is not None and (html := page(request)) is not None:
+            return html
         message = f"no route {request.method} {request.url.path}"
         return openai_error(404, message, "invalid_request_error", "route_not_found")
     if exc.status_code == 405:
@@ -78,7 +86,8 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return unexpected_error_response(request, exc)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, not_found_page: NotFoundPage | None = None) -> None:
+    app.state.not_found_page = not_found_page
     app.add_exception_handler(HfgateError, _on_hfgate_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

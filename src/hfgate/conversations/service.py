@@ -106,14 +106,23 @@ class Answer:
     error: str | None
     usage: Usage | None
     error_code: str | None = None
+    tokens: int = 0  # text events received: the completion tokens of an answer cut short
 
 
 @dataclass(slots=True)
 class Transcript:
-    """What the browser was sent, read from the events of ``ChatService.stream``."""
+    """What the browser was sent, read from the events of ``ChatService.stream``.
+
+    An answer cut short keeps what is known of its tokens. The engine's own count comes only
+    in its last event, so until then each ``TextDelta`` counts as one token: TGI, vLLM and
+    SGLang stream one token per event, and the chat reader turns each upstream delta into at
+    most one ``TextDelta`` (stop sequences may hold a delta's text back, so this never counts
+    more than the engine generated).
+    """
 
     parts: list[str] = field(default_factory=list)
     usage: Usage | None = None
+    tokens: int = 0
     error: str | None = None
     error_code: str | None = None
     done: bool = False
@@ -122,10 +131,16 @@ class Transcript:
         for event in batch:
             if isinstance(event, TextDelta):
                 self.parts.append(event.text)
+                self.tokens += 1
             elif isinstance(event, Done):
                 self.done = True
-            elif isinstance(event, Usage) and self.error is None:
-                self.usage = event  # a failed call's usage is the lifecycle's estimate
+            elif isinstance(event, Usage):
+                # A failed call's usage is what the lifecycle knew: the prompt, and the
+                # engine's count only if it came; the text events received count otherwise.
+                completion = event.completion_tokens
+                if self.error is not None:
+                    completion = max(completion, self.tokens)
+                self.usage = Usage(event.prompt_tokens, completion)
             elif isinstance(event, Error):
                 self.error = event.error.message
                 self.error_code = event.error.code or None
@@ -135,7 +150,8 @@ class Transcript:
 
     def answer(self) -> Answer:
         status = "error" if self.error else "complete" if self.done else "interrupted"
-        return Answer("".join(self.parts), status, self.error, self.usage, self.error_code)
+        text = "".join(self.parts)
+        return Answer(text, status, self.error, self.usage, self.error_code, self.tokens)
 
 
 # -- one chat turn -----------------------------------------------------------------------------
@@ -215,16 +231,24 @@ class ConversationService:
         return view
 
     async def update(
-        self, user_id: int, conversation_id: str, title: str | None, model: str | None
+        self,
+        user_id: int,
+        conversation_id: str,
+        title: str | None,
+        model: str | None,
+        system: str | None = None,
     ) -> dict[str, Any]:
+        """Change what was given; ``system`` sets the system prompt ("" removes it)."""
         if model is not None:
             self.check_model(model)
-        if title is None and model is None:
+        if title is None and model is None and system is None:
             return await self.get(user_id, conversation_id)  # nothing changed: keep its place
         async with self.db.session() as session:
             conversation = await _owned(session, user_id, conversation_id)
             conversation.title = title if title is not None else conversation.title
             conversation.model = model or conversation.model
+            if system is not None:
+                await _set_system(session, conversation_id, system)
             conversation.updated_at = utcnow()
             await session.commit()
         return await self.get(user_id, conversation_id)
@@ -373,6 +397,21 @@ async def _history(
     return (await session.scalars(query)).all()
 
 
+async def _set_system(session: AsyncSession, conversation_id: str, system: str) -> None:
+    """The conversation's system prompt: its first message, changed, added before the rest,
+    or (when blank) removed."""
+    history = await _history(session, conversation_id)
+    first = history[0] if history else None
+    if first is not None and first.role == "system":
+        if system.strip():
+            first.content = system
+        else:
+            await session.delete(first)
+    elif system.strip():
+        position = first.position - 1 if first is not None else 0
+        session.add(_message(conversation_id, position, "system", system))
+
+
 async def _next_position(session: AsyncSession, conversation_id: str) -> int:
     last = await session.scalar(
         select(func.max(Message.position)).where(Message.conversation_id == conversation_id)
@@ -415,6 +454,9 @@ def _answer_message(turn: ChatTurn, answer: Answer) -> Message:
     message.error = answer.error
     message.error_code = answer.error_code
     message.trimmed = turn.prepared.fit.trimmed or None
-    message.prompt_tokens = usage.prompt_tokens if usage else turn.prepared.fit.prompt_tokens
-    message.completion_tokens = usage.completion_tokens if usage else None
+    # Without the engine's count (the stream was cut short) or when the prompt was not
+    # counted, the fit's count of the prompt and the text events received are what is known.
+    counted = turn.prepared.fit.prompt_tokens
+    message.prompt_tokens = usage.prompt_tokens if usage and usage.prompt_tokens else counted
+    message.completion_tokens = usage.completion_tokens if usage else answer.tokens
     return message

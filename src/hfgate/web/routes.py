@@ -165,6 +165,41 @@ async def _page(request: Request, page: str, title: str, *, admin_only: bool = F
     return _render(f"{page}.html", **context)
 
 
+# -- unknown paths -----------------------------------------------------------------------------
+
+API_PREFIXES = ("/api/", "/v1/", "/tgi/")
+
+
+def _prefers_html(accept: str) -> bool:
+    """True when ``text/html`` is asked for with a higher quality than JSON and ``*/*``."""
+    best: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        best[media] = max(best.get(media, 0.0), quality)
+    html = max(best.get("text/html", 0.0), best.get("application/xhtml+xml", 0.0))
+    other = max(best.get("application/json", 0.0), best.get("*/*", 0.0))
+    return html > 0 and html > other
+
+
+def not_found_page(request: Request) -> Response | None:
+    """The 404 page for browsers; None (the JSON error) for API paths and API clients."""
+    path = request.url.path
+    if path.startswith(API_PREFIXES) or path in ("/api", "/v1", "/tgi"):
+        return None
+    if not _prefers_html(request.headers.get("accept", "")):
+        return None
+    return _render("not_found.html", 404, page="not-found", title="Page not found", path=path)
+
+
 # -- pages -------------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 TITLE_LIMIT = 200
 CREATE_FIELDS = frozenset({"model", "title", "system"})
-UPDATE_FIELDS = frozenset({"model", "title"})
+UPDATE_FIELDS = frozenset({"model", "title", "system"})
 SAMPLING_FIELDS = frozenset(
     {
         "max_tokens",
@@ -143,8 +143,9 @@ async def update_conversation(
     conversation_id: str, request: Request, principal: Principal = Depends(caller)
 ) -> dict[str, Any]:
     body = _fields(await json_body(request), UPDATE_FIELDS)
-    title, model = _title(body), _model(body, False)
-    return await _conversations(request).update(principal.user_id, conversation_id, title, model)
+    title, model, system = _title(body), _model(body, False), _string(body, "system")
+    service = _conversations(request)
+    return await service.update(principal.user_id, conversation_id, title, model, system)
 
 
 @router.delete("/{conversation_id}")

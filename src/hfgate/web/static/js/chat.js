@@ -31,6 +31,7 @@ const state = {
   busy: false, // between Enter and the end of the answer (a second Enter must not send)
   meter: { used: null, window: null },
   opening: 0, // a counter, so a slow load cannot overwrite a newer one
+  pending: { system: '', temperature: null }, // the settings of a chat not created yet
 };
 
 // -- errors people can act on ------------------------------------------------------------------
@@ -392,14 +393,18 @@ function refreshActions() {
         again.addEventListener('click', () => regenerate(message));
         buttons.push(again);
       }
-      if (message.role === 'assistant' && message.completion_tokens) {
-        buttons.push(el('span', { class: 'usage', title: 'Prompt tokens · answer tokens' },
-          `${fmtInt(message.prompt_tokens)} in · ${fmtInt(message.completion_tokens)} out`));
-      }
+      if (message.role === 'assistant' && message.completion_tokens) buttons.push(usageTag(message));
     }
     message.actions.replaceChildren(...buttons);
     message.node.classList.toggle('last', message === last || message === lastUser);
   }
+}
+
+// Prompt tokens (when counted) · answer tokens; an answer cut short shows what it had so far.
+function usageTag(message) {
+  const out = `${fmtInt(message.completion_tokens)} out`;
+  const text = message.prompt_tokens ? `${fmtInt(message.prompt_tokens)} in · ${out}` : out;
+  return el('span', { class: 'usage', title: 'Prompt tokens · answer tokens' }, text);
 }
 
 // -- scrolling ---------------------------------------------------------------------------------
@@ -452,6 +457,7 @@ function newChat({ push = true, replace = false } = {}) {
   if (state.streaming) stopStreaming();
   state.opening++;
   state.conversation = null;
+  state.pending = { system: '', temperature: null };
   state.meter = { used: null, window: null };
   if (push) history[replace ? 'replaceState' : 'pushState']({}, '', '/chat');
   shell.setActive(null);
@@ -466,9 +472,94 @@ function newChat({ push = true, replace = false } = {}) {
   wakeOnOpen();
 }
 
+// -- per-conversation settings: the system prompt (stored as its first message) and the
+// temperature (kept in this browser, per conversation, and sent with each question) ----------
+
+const TEMPERATURE_KEY = 'hfgate.temperature.';
+const settingsButton = iconButton('edit', 'Conversation settings', { id: 'settings-button', 'aria-haspopup': 'dialog' });
+$('conversation-menu-button').before(settingsButton);
+settingsButton.addEventListener('click', () => openSettings());
+
+function systemOf(conversation) {
+  const first = conversation?.messages?.[0];
+  return first?.role === 'system' ? first.content : '';
+}
+
+function temperatureOf(conversation) {
+  if (!conversation) return state.pending.temperature;
+  const kept = localStorage.getItem(TEMPERATURE_KEY + conversation.id);
+  return kept === null ? null : Number(kept);
+}
+
+function keepTemperature(id, temperature) {
+  if (temperature === null) localStorage.removeItem(TEMPERATURE_KEY + id);
+  else localStorage.setItem(TEMPERATURE_KEY + id, String(temperature));
+}
+
+function currentSettings() {
+  const conversation = state.conversation;
+  return conversation
+    ? { system: systemOf(conversation), temperature: temperatureOf(conversation) }
+    : { ...state.pending };
+}
+
+function settingsForm({ system, temperature }) {
+  return el('div', { class: 'settings' },
+    el('label', { class: 'field' }, 'System prompt',
+      el('textarea', { name: 'system', rows: 6, placeholder: 'How the model should answer in this conversation' }, system)),
+    el('label', {}, 'Temperature (0–2, empty for the model’s default)',
+      el('input', { type: 'number', name: 'temperature', min: '0', max: '2', step: '0.1', value: temperature ?? '' })));
+}
+
+function parseTemperature(text) {
+  if (!String(text).trim()) return null;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || value > 2) throw new Error('The temperature is a number from 0 to 2.');
+  return value;
+}
+
+async function openSettings() {
+  const before = currentSettings();
+  await openDialog({
+    title: 'Conversation settings',
+    body: settingsForm(before),
+    confirm: 'Save',
+    onSubmit: (values) => saveSettings(before, { system: values.system.trim(), temperature: parseTemperature(values.temperature) }),
+  });
+}
+
+async function saveSettings(before, after) {
+  const conversation = state.conversation;
+  if (!conversation) {
+    state.pending = after;
+  } else {
+    if (after.system !== before.system) await saveSystem(conversation, after.system);
+    keepTemperature(conversation.id, after.temperature);
+  }
+  updateTopbar();
+  return after;
+}
+
+async function saveSystem(conversation, system) {
+  const path = `/api/conversations/${encodeURIComponent(conversation.id)}`;
+  const updated = await api(path, { method: 'PATCH', json: { system } });
+  const messages = conversation.messages;
+  if (messages[0]?.role === 'system') messages.shift();
+  if (updated.messages[0]?.role === 'system') messages.unshift(updated.messages[0]);
+  shell.upsert(updated);
+}
+
+// What a question is sent with, besides its text.
+function sampling(conversation) {
+  const temperature = temperatureOf(conversation);
+  return temperature === null ? {} : { temperature };
+}
+
 function updateTopbar() {
   const conversation = state.conversation;
   $('conversation-menu-button').hidden = !conversation;
+  const custom = currentSettings();
+  settingsButton.classList.toggle('active', !!custom.system || custom.temperature !== null);
   document.title = `${conversation?.title || 'Chat'} · hfgate`;
 }
 
@@ -536,9 +627,12 @@ async function ask(content) {
   promptBox.value = '';
   autosize();
   updateSendState();
-  if (!state.conversation) {
+  const fresh = !state.conversation;
+  if (fresh) {
     try {
-      const created = await api('/api/conversations', { method: 'POST', json: { model: state.model } });
+      const { system, temperature } = state.pending;
+      const created = await api('/api/conversations', { method: 'POST', json: { model: state.model, system: system || undefined } });
+      keepTemperature(created.id, temperature);
       state.conversation = { ...created, messages: created.messages || [] };
     } catch (err) {
       promptBox.value = content;
@@ -556,7 +650,47 @@ async function ask(content) {
   state.conversation.messages.push(question);
   list.append(buildMessage(question));
   renderEmpty();
+  const conversation = state.conversation;
   await streamAnswer({ content }, question);
+  // A first turn the server never started (refused, or failed on the way) must not leave an
+  // empty conversation behind: the chat is created before its first message is sent.
+  if (fresh && !question.id) await discardIfEmpty(conversation, content);
+}
+
+// A blank chat again, with the settings and the notice of the one that was discarded.
+function startOver(settings) {
+  const notice = $('notice');
+  const kept = notice.hidden ? null : [notice.className, [...notice.childNodes]];
+  newChat({ replace: true });
+  state.pending = settings; // the next try starts with the same settings
+  updateTopbar();
+  if (!kept) {
+    showNotice('Your message could not be sent; it is back in the box below.', 'warn');
+    return;
+  }
+  notice.className = kept[0];
+  notice.replaceChildren(...kept[1]);
+  notice.hidden = false;
+}
+
+async function discardIfEmpty(conversation, content) {
+  const path = `/api/conversations/${encodeURIComponent(conversation.id)}`;
+  try {
+    const { messages } = await api(path);
+    if (messages.some((m) => m.role !== 'system')) return; // the question was stored after all
+    await api(path, { method: 'DELETE' });
+  } catch {
+    return; // it stays, and the sidebar shows it: nothing is lost either way
+  }
+  await shell.refresh();
+  const settings = { system: systemOf(conversation), temperature: temperatureOf(conversation) };
+  keepTemperature(conversation.id, null);
+  if (state.conversation === conversation) startOver(settings);
+  if (!promptBox.value) {
+    promptBox.value = content;
+    autosize();
+    updateSendState();
+  }
 }
 
 async function streamAnswer(body, question) {
@@ -571,7 +705,7 @@ async function streamAnswer(body, question) {
   const controller = new AbortController();
   const run = {
     answer, question, controller, conversation, stopped: false, gotToken: false,
-    waking: null, timer: null, started: performance.now(),
+    waking: null, timer: null, started: performance.now(), tokens: 0, promptCounted: null,
   };
   state.streaming = run;
   updateSendState();
@@ -595,7 +729,7 @@ async function streamAnswer(body, question) {
   let response;
   try {
     response = await request(`/api/conversations/${encodeURIComponent(conversation.id)}/chat`, {
-      method: 'POST', json: { ...body, model: modelId }, signal: controller.signal, accept: 'text/event-stream',
+      method: 'POST', json: { ...body, model: modelId, ...sampling(conversation) }, signal: controller.signal, accept: 'text/event-stream',
     });
   } catch (err) {
     return finish(run, run.stopped ? 'interrupted' : 'error', run.stopped ? null : { code: 'network', message: err.message });
@@ -649,7 +783,7 @@ function onStart(run, info) {
   }
   if (info.model) run.answer.model = info.model;
   if (info.context_window) state.meter.window = info.context_window;
-  if (info.prompt_tokens_counted) state.meter.used = info.prompt_tokens_counted;
+  if (info.prompt_tokens_counted) state.meter.used = run.promptCounted = info.prompt_tokens_counted;
   updateMeter();
   if (info.trimmed) {
     const n = info.trimmed;
@@ -713,6 +847,7 @@ function onToken(run, delta) {
     clearWaking(run);
   }
   run.answer.content += delta;
+  run.tokens += 1; // one text event per token, as the server counts a cut-short answer
   if (paintPending) return;
   paintPending = true;
   requestAnimationFrame(() => {
@@ -734,6 +869,7 @@ function finish(run, status, error = null) {
   const answer = run.answer;
   answer.status = status;
   answer.error = error;
+  if (status !== 'complete') keepTokens(run);
   if (status === 'interrupted' && !answer.content && !answer.id) {
     // Stopped before the server had started the turn: nothing to show for it.
     removeMessage(answer);
@@ -753,6 +889,14 @@ function finish(run, status, error = null) {
     }, 600);
   }
   if (status === 'error') loadModels();
+}
+
+// The engine's count never came (or came as the lifecycle's estimate): keep what is known,
+// the same numbers the server stores for an answer cut short.
+function keepTokens(run) {
+  const answer = run.answer;
+  answer.completion_tokens = Math.max(answer.completion_tokens || 0, run.tokens) || null;
+  answer.prompt_tokens = answer.prompt_tokens || run.promptCounted;
 }
 
 function refuse(run, error, body) {
@@ -904,6 +1048,7 @@ const shell = initShell({
   },
   onNew: () => newChat(),
   onDeleted: (id) => {
+    keepTemperature(id, null);
     if (state.conversation?.id === id) newChat();
   },
   onRenamed,

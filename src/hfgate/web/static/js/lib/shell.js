@@ -1,10 +1,67 @@
 // The frame around every signed-in page: the sidebar (navigation, conversations, account),
 // the phone-width drawer, and sign-out.
 import { api, request } from './api.js';
-import { hydrateIcons } from './icons.js';
+import { hydrateIcons, icon } from './icons.js';
 import { confirmDialog, el, iconButton, popupMenu, toast } from './ui.js';
 
 const DAY = 86400000;
+
+// -- the theme toggle: light / dark / system (the default: the OS preference) -----------------
+// static/js/theme.js applies the stored choice before the first paint; this keeps it current.
+const THEME_KEY = 'hfgate-theme';
+const THEME_ORDER = ['system', 'light', 'dark'];
+const THEME_LABEL = { system: 'system (follows the device)', light: 'light', dark: 'dark' };
+const THEME_ICON = {
+  system: '<rect x="3" y="4" width="18" height="12" rx="2"/><path d="M8 20h8M12 16v4"/>',
+  light: '<circle cx="12" cy="12" r="4"/><path d="M12 2v2M12 20v2M4.9 4.9l1.4 1.4M17.7 17.7l1.4 1.4M2 12h2M20 12h2M4.9 19.1l1.4-1.4M17.7 6.3l1.4-1.4"/>',
+  dark: '<path d="M21 12.8A9 9 0 1 1 11.2 3a7 7 0 0 0 9.8 9.8Z"/>',
+};
+
+export function currentTheme() {
+  const mode = document.documentElement.dataset.theme;
+  return mode === 'light' || mode === 'dark' ? mode : 'system';
+}
+
+export function applyTheme(mode) {
+  if (mode === 'light' || mode === 'dark') document.documentElement.dataset.theme = mode;
+  else delete document.documentElement.dataset.theme;
+  try {
+    if (mode === 'light' || mode === 'dark') localStorage.setItem(THEME_KEY, mode);
+    else localStorage.removeItem(THEME_KEY);
+  } catch {
+    // Not remembered (storage unavailable): still applied to this page.
+  }
+}
+
+function initThemeToggle() {
+  const button = document.getElementById('theme-toggle');
+  if (!button) return;
+  const show = () => {
+    const mode = currentTheme();
+    const next = THEME_ORDER[(THEME_ORDER.indexOf(mode) + 1) % THEME_ORDER.length];
+    const label = `Theme: ${THEME_LABEL[mode]}. Switch to ${next}`;
+    button.setAttribute('aria-label', label);
+    button.title = label;
+    button.dataset.mode = mode;
+    const svg = icon('');
+    svg.innerHTML = THEME_ICON[mode]; // constants of this file, never data
+    button.replaceChildren(svg);
+  };
+  button.addEventListener('click', () => {
+    const mode = currentTheme();
+    applyTheme(THEME_ORDER[(THEME_ORDER.indexOf(mode) + 1) % THEME_ORDER.length]);
+    show();
+  });
+  // Another tab changed it: follow.
+  window.addEventListener('storage', (event) => {
+    if (event.key !== THEME_KEY && event.key !== null) return;
+    const mode = event.newValue === 'light' || event.newValue === 'dark' ? event.newValue : 'system';
+    if (mode === 'system') delete document.documentElement.dataset.theme;
+    else document.documentElement.dataset.theme = mode;
+    show();
+  });
+  show();
+}
 
 function groupOf(iso) {
   const then = new Date(iso);
@@ -28,6 +85,7 @@ export function exportUrl(id, format) {
  */
 export function initShell(hooks = {}) {
   hydrateIcons(document);
+  initThemeToggle();
   const app = document.getElementById('app');
   const list = document.getElementById('conversation-list');
   let conversations = [];
