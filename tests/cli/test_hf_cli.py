@@ -27,7 +27,7 @@ BASE_SIM = SimConfig(token=SIM_TOKEN, cold_start=0.5, management_pending_seconds
 NAMESPACE = "acme"
 ENDPOINT = f"{NAMESPACE}/{endpoint_name(SimConfig(token=SIM_TOKEN))}"
 MASK = "hf_…" + SIM_TOKEN[-4:]
-BAD_TOKEN = "hf_notAtokenHuggingFaceKnows0123456789"
+BAD_TOKEN = "hf_test_not_a_real_token_000000000"
 TEI_RECORD = {
     "name": "bge-embeddings",
     "model": {

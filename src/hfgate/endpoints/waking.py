@@ -16,6 +16,7 @@ waker uses it on ``/health``, validation on ``/info``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -88,11 +89,8 @@ async def hold_until(
             on_wait(loop.time() - started, reply)
         hold = min(most, left)
         asked = loop.time()
-        try:
+        with contextlib.suppress(UpstreamUnreachable):  # not up yet: ask again, with backoff
             reply = await ask(hold)
-        except UpstreamUnreachable:
-            pass
-        else:
             if done(reply):
                 return reply
         if loop.time() - asked < hold / 2:
