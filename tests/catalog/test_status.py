@@ -59,9 +59,9 @@ def _board(name: str, **entry: float) -> StatusBoard:
     [
         ({"checked_at": NOW - 10}, False),  # probed (or answered) a moment ago
         ({"checked_at": NOW - SURELY_AWAKE - 1}, True),
-        ({"checked_at": NOW - 10_000, "answered_wall": NOW - 30}, False),
+        ({"checked_at": NOW - 10_000, "answered_at": NOW - 30}, False),
         ({"checked_at": NOW - 10_000, "last_traffic": NOW - 30}, False),  # a call under way
-        ({"checked_at": NOW - 10_000, "answered_wall": NOW - SURELY_AWAKE - 1}, True),
+        ({"checked_at": NOW - 10_000, "answered_at": NOW - SURELY_AWAKE - 1}, True),
         ({"checked_at": 0.0}, False),  # never checked: the start probe says first
     ],
 )

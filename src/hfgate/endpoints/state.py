@@ -119,12 +119,11 @@ class StatusEntry:
     changed_at: float = 0.0
     checked_at: float = 0.0
     last_traffic: float = 0.0
-    answered_at: float = 0.0  # event-loop time of the last successful call (this process)
-    answered_wall: float = 0.0  # the same in wall-clock time, for the idle inference
+    answered_at: float = 0.0  # wall-clock time of the last successful call (this process)
 
     def last_sign_of_life(self) -> float:
         """When the endpoint last surely ran: an answer, a request sent, or a status set."""
-        return max(self.answered_wall, self.last_traffic, self.checked_at)
+        return max(self.answered_at, self.last_traffic, self.checked_at)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -168,10 +167,10 @@ class StatusBoard:
         """What a call's outcome says of the endpoint (traffic is the best probe)."""
         if error is None:
             entry = self.get(name)
-            entry.answered_wall = time.time()
+            entry.answered_at = time.time()
             # Re-saying "ready" now and then also tells other processes (hfgate.cluster),
             # which see no traffic of their own, that the endpoint is not idle.
-            stale = entry.answered_wall - entry.checked_at > SURELY_AWAKE / 2
+            stale = entry.answered_at - entry.checked_at > SURELY_AWAKE / 2
             if entry.status is not ModelStatus.READY or stale:
                 self.set(name, ModelStatus.READY, "answered a request")
             return

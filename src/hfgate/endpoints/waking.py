@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -167,7 +168,7 @@ class ColdStarts:
         deadline = started + self.timeout
         # Callers that want keep-alive ticks await the first attempt in place only when the
         # endpoint is surely awake: it answers at once, with nothing to tick through.
-        surely_awake = model.name not in self._wakers and self._awake(model, started)
+        surely_awake = model.name not in self._wakers and self._awake(model, time.time())
         if surely_awake and (first := await self._first(model, attempt)):
             yield first
             return
@@ -188,7 +189,7 @@ class ColdStarts:
                 continue
             finally:
                 task.cancel()
-            self.board.get(model.name).answered_at = loop.time()
+            self.board.get(model.name).answered_at = time.time()
             yield Ready(value)
             return
 
@@ -203,7 +204,7 @@ class ColdStarts:
         except EndpointColdStart:
             self._start_waker(model, started, started + self.timeout)
             return None
-        self.board.get(model.name).answered_at = loop.time()
+        self.board.get(model.name).answered_at = time.time()
         return Ready(value)
 
     def _awake(self, model: ServedModel, now: float) -> bool:
