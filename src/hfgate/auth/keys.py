@@ -82,7 +82,16 @@ class KeyStore:
             raise AuthenticationRequired("this hfgate API key has expired")
         self._note_use(key.id, now)
         models = tuple(key.models) if key.models else None
-        return Principal(user.id, user.email, Role(user.role), key.id, key.rpm, key.tpm, models)
+        return Principal(
+            user.id,
+            user.email,
+            Role(user.role),
+            key.id,
+            key.rpm,
+            key.tpm,
+            models,
+            key.context_policy,
+        )
 
     def _note_use(self, key_id: int, now: datetime) -> None:
         """Record ``last_used_at`` in the background: never a write on the request path."""

@@ -53,6 +53,8 @@ class ApiKey(Base):
     rpm: Mapped[int | None] = mapped_column(Integer)
     tpm: Mapped[int | None] = mapped_column(Integer)
     models: Mapped[list[Any] | None] = mapped_column(JSON)
+    # trim | strict; None: the key default (strict), unless the model says otherwise
+    context_policy: Mapped[str | None] = mapped_column(String(8))
 
 
 class WebSession(Base):
@@ -99,6 +101,10 @@ class Integration(Base):
     # a paused endpoint only if hfgate paused it.
     wake_on_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     paused_by_hfgate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    context_policy: Mapped[str | None] = mapped_column(String(8))  # trim | strict | None
+    # An admin's word on what the model takes, over what validation detected:
+    # {"vision": bool, "tools": bool, "json_schema": bool}, each key optional.
+    capabilities: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class HfAccount(Base):

@@ -23,6 +23,7 @@ class Principal:
     rpm: int | None = None
     tpm: int | None = None
     models: tuple[str, ...] | None = None  # a key's model allowlist; None: every model
+    context_policy: str | None = None  # a key's choice: trim | strict; None: the default
 
     @property
     def is_admin(self) -> bool:

@@ -14,9 +14,11 @@ from hfgate.errors import InvalidRequest
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 # Sent by OpenAI SDKs and tools; accepted and not forwarded (no engine here uses them).
-IGNORED = frozenset(
-    {"user", "logit_bias", "parallel_tool_calls", "store", "metadata", "service_tier"}
-)
+IGNORED = frozenset({"user", "logit_bias", "store", "metadata", "service_tier"})
+MAX_N = 16  # choices per request; each is one upstream call, run concurrently
+IMAGE_SCHEMES = ("https://", "http://", "data:image/")
+# OpenAI's and TGI's response_format types; a dialect translates each to its engine's shape.
+FORMAT_TYPES = frozenset({"text", "json_object", "json_schema", "json", "regex"})
 
 
 @dataclass(slots=True)
@@ -44,6 +46,10 @@ class ChatRequest:
     tools: list[Any] | None = None
     tool_choice: Any = None
     response_format: dict[str, Any] | None = None
+    n: int = 1
+    tool_prompt: str | None = None
+    parallel_tool_calls: bool | None = None
+    images: int = 0  # image parts across all messages (they stay content lists)
 
 
 @dataclass(slots=True)
@@ -53,6 +59,9 @@ class CompletionRequest:
     sampling: Sampling
     stream: bool = False
     include_usage: bool = False
+    n: int = 1
+    echo: bool = False
+    logprobs: int | None = None  # OpenAI's legacy form: how many alternatives per token
 
 
 def _bad(message: str, param: str) -> InvalidRequest:
@@ -83,7 +92,8 @@ def _integer(body: Mapping[str, Any], name: str, low: int, high: int = 2**31) ->
     if isinstance(value, bool) or not isinstance(value, int):
         raise _bad(f"{name} must be an integer, not {type(value).__name__}", name)
     if not low <= value <= high:
-        raise _bad(f"{name} must be at least {low}; got {value}", name)
+        limit = f"at least {low}" if high == 2**31 else f"between {low} and {high}"
+        raise _bad(f"{name} must be {limit}; got {value}", name)
     return value
 
 
@@ -138,15 +148,12 @@ def _stream_options(body: Mapping[str, Any], stream: bool) -> bool:
     return bool(_boolean(options, "include_usage"))
 
 
-def _n(body: Mapping[str, Any]) -> None:
-    n = _integer(body, "n", 1)
-    if n not in (None, 1):
-        raise _bad(
-            "n > 1 is not supported by Inference Endpoints' engines: send n separate requests", "n"
-        )
+def _n(body: Mapping[str, Any]) -> int:
+    return _integer(body, "n", 1, MAX_N) or 1
 
 
-def _message(index: int, message: Any) -> dict[str, Any]:
+def _message(index: int, message: Any) -> tuple[dict[str, Any], int]:
+    """The message as sent upstream, and how many image parts it carries."""
     where = f"messages[{index}]"
     if not isinstance(message, Mapping):
         raise _bad(f"{where} must be an object with role and content", where)
@@ -155,33 +162,98 @@ def _message(index: int, message: Any) -> dict[str, Any]:
         raise _bad(
             f"{where}.role must be one of {', '.join(sorted(ROLES))}; got {role!r}", f"{where}.role"
         )
-    content = message.get("content")
+    content, images = message.get("content"), 0
     if content is None and role == "assistant" and message.get("tool_calls"):
-        return dict(message)
+        return dict(message), 0
     if isinstance(content, list):
-        content = _flatten_parts(where, content)
-    if not isinstance(content, str):
-        raise _bad(f"{where}.content must be a string or a list of text parts", f"{where}.content")
+        content, images = _parts(where, content)
+    if not isinstance(content, (str, list)):
+        raise _bad(
+            f"{where}.content must be a string or a list of content parts", f"{where}.content"
+        )
     result = dict(message)
     result["role"] = "system" if role == "developer" else role
     result["content"] = content
-    return result
+    return result, images
 
 
-def _flatten_parts(where: str, parts: list[Any]) -> str:
-    texts = []
-    for part in parts:
-        if (
-            not isinstance(part, Mapping)
-            or part.get("type") != "text"
-            or not isinstance(part.get("text"), str)
-        ):
+def _parts(where: str, parts: list[Any]) -> tuple[str | list[dict[str, Any]], int]:
+    """Text-only part lists become one string (what every engine and counter reads); a list
+    with images is kept, checked, for the engines that take images."""
+    images = 0
+    for i, part in enumerate(parts):
+        kind = part.get("type") if isinstance(part, Mapping) else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            continue
+        if kind == "image_url":
+            _image(f"{where}.content[{i}]", part.get("image_url"))
+            images += 1
+            continue
+        raise _bad(
+            f"{where}.content[{i}] must be a text part {{type: text, text}} or an image part"
+            " {type: image_url, image_url: {url}}; other kinds (audio, files) are not supported"
+            " by Inference Endpoints' engines",
+            f"{where}.content",
+        )
+    if not images:
+        return "".join(part["text"] for part in parts), 0
+    return [dict(part) for part in parts], images
+
+
+def _image(where: str, image: Any) -> None:
+    url = image.get("url") if isinstance(image, Mapping) else None
+    if not isinstance(url, str) or not url.startswith(IMAGE_SCHEMES):
+        raise _bad(
+            f"{where}.image_url.url must be an https:// URL or a data:image/…;base64 URL",
+            f"{where}.image_url",
+        )
+
+
+def _response_format(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    value = body.get("response_format")
+    if value is None:
+        return None
+    kind = value.get("type") if isinstance(value, Mapping) else None
+    if kind not in FORMAT_TYPES:
+        raise _bad(
+            "response_format must be an object whose type is one of"
+            f" {', '.join(sorted(FORMAT_TYPES))}",
+            "response_format",
+        )
+    assert isinstance(value, Mapping)
+    if kind == "json_schema" and "value" not in value:
+        schema = value.get("json_schema")
+        if not isinstance(schema, Mapping) or not isinstance(schema.get("schema"), Mapping):
             raise _bad(
-                f"{where}.content: only text parts are supported by text-generation endpoints",
-                f"{where}.content",
+                "response_format.json_schema.schema must be a JSON Schema object",
+                "response_format",
             )
-        texts.append(part["text"])
-    return "".join(texts)
+    if kind in ("json", "regex") and "value" not in value:
+        raise _bad(f"response_format of type {kind} needs a value", "response_format")
+    return None if kind == "text" else dict(value)
+
+
+def _tools(body: Mapping[str, Any]) -> list[Any] | None:
+    tools = body.get("tools")
+    if tools is None:
+        return None
+    if not isinstance(tools, list):
+        raise _bad("tools must be a list", "tools")
+    for i, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            raise _bad(
+                f"tools[{i}] must be {{type: function, function: {{name, parameters}}}}",
+                f"tools[{i}]",
+            )
+    return tools or None
+
+
+def _string(body: Mapping[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise _bad(f"{name} must be a string", name)
 
 
 def parse_chat_request(body: Any) -> ChatRequest:
@@ -190,25 +262,22 @@ def parse_chat_request(body: Any) -> ChatRequest:
     if not isinstance(messages, list) or not messages:
         raise _bad("messages must be a non-empty list of {role, content} objects", "messages")
     stream = bool(_boolean(body, "stream"))
-    _n(body)
-    top_logprobs = _integer(body, "top_logprobs", 0, 20)
-    response_format = body.get("response_format")
-    if response_format is not None and not isinstance(response_format, Mapping):
-        raise _bad("response_format must be an object", "response_format")
-    tools = body.get("tools")
-    if tools is not None and not isinstance(tools, list):
-        raise _bad("tools must be a list", "tools")
+    parsed = [_message(i, m) for i, m in enumerate(messages)]
     return ChatRequest(
         model=_model(body),
-        messages=[_message(i, m) for i, m in enumerate(messages)],
+        messages=[message for message, _ in parsed],
         sampling=parse_sampling(body),
         stream=stream,
         include_usage=_stream_options(body, stream),
         logprobs=_boolean(body, "logprobs"),
-        top_logprobs=top_logprobs,
-        tools=tools or None,
+        top_logprobs=_integer(body, "top_logprobs", 0, 20),
+        tools=_tools(body),
         tool_choice=body.get("tool_choice"),
-        response_format=dict(response_format) if response_format else None,
+        response_format=_response_format(body),
+        n=_n(body),
+        tool_prompt=_string(body, "tool_prompt"),
+        parallel_tool_calls=_boolean(body, "parallel_tool_calls"),
+        images=sum(images for _, images in parsed),
     )
 
 
@@ -222,11 +291,13 @@ def parse_completion_request(body: Any) -> CompletionRequest:
     if body.get("suffix"):
         raise _bad("suffix is not supported by text-generation endpoints", "suffix")
     stream = bool(_boolean(body, "stream"))
-    _n(body)
     return CompletionRequest(
         model=_model(body),
         prompt=prompt,
         sampling=parse_sampling(body),
         stream=stream,
         include_usage=_stream_options(body, stream),
+        n=_n(body),
+        echo=bool(_boolean(body, "echo")),
+        logprobs=_integer(body, "logprobs", 0, 5),
     )

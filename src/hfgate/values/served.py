@@ -22,3 +22,11 @@ class ServedModel:
     max_input_tokens: int | None = None
     created_at: datetime | None = None
     served_model: str = ""  # the id an OpenAI-compatible server expects in "model"
+    context_policy: str | None = None  # trim | strict; None: the caller's default
+    vision: bool = False  # takes image parts
+    tools: bool = True  # takes tools / tool_choice
+    json_schema: bool = True  # can constrain its output to a JSON schema
+
+    @property
+    def capabilities(self) -> dict[str, bool]:
+        return {"vision": self.vision, "tools": self.tools, "json_schema": self.json_schema}
