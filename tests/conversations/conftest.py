@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.peers import Gateway, SimHandle
+from tests.support.peers import Gateway, SimHandle, running_gateway
 
 
 @pytest.fixture
@@ -21,3 +22,14 @@ def workspace(gateway: Gateway, sim: SimHandle) -> Gateway:
 def client(workspace: Gateway) -> Iterator[httpx.Client]:
     with workspace.client() as client:
         yield client
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path, sim: SimHandle) -> Iterator[Gateway]:
+    """A gateway with the simulator as a model, on SQLite, then on a PostgreSQL of its own."""
+    env = {}
+    if request.param == "postgres":
+        env["HFGATE_DATABASE_URL"] = request.getfixturevalue("fresh_postgres_url")
+    with running_gateway(tmp_path / "home", hub_url=sim.url, **env) as gateway:
+        assert gateway.add(sim.credential()).status_code == 201
+        yield gateway

@@ -90,3 +90,45 @@ async def test_deleting_a_conversation_or_its_owner_deletes_the_rest(database: D
         await session.commit()
         assert await session.get(Conversation, second) is None
     assert await _messages_of(database, [second]) == []
+
+
+async def _columns(database: Database, table: str) -> set[str]:
+    async with database.engine.connect() as conn:
+        found = await conn.run_sync(lambda sync: inspect(sync).get_columns(table))
+    return {column["name"] for column in found}
+
+
+async def test_versions_migrate_down_to_the_shown_answer_and_up_again(database: Database) -> None:
+    _, conversation_id = await _seed(database)
+    hidden = _id()
+    async with database.session() as session:
+        session.add(
+            Message(
+                id=hidden,
+                conversation_id=conversation_id,
+                position=2,  # the seeded answer's: another version of it
+                role="assistant",
+                content="an older version",
+                selected=False,
+                parts=[{"type": "text", "text": "kept as JSON"}],
+                created_at=utcnow(),
+            )
+        )
+        await session.commit()
+    rows = await _messages_of(database, [conversation_id])
+    assert {m.id: m.selected for m in rows}[hidden] is False
+    assert sum(m.selected for m in rows) == 3, "selected defaults to true"
+    assert next(m for m in rows if m.id == hidden).parts == [
+        {"type": "text", "text": "kept as JSON"}
+    ]
+
+    async with database.engine.begin() as conn:
+        await conn.run_sync(lambda sync: command.downgrade(_alembic_config(sync), "0006"))
+    assert not {"selected", "parts"} & await _columns(database, "messages")
+    async with database.engine.connect() as conn:
+        ids = (await conn.exec_driver_sql("SELECT id FROM messages")).scalars().all()
+    assert hidden not in ids, "only the shown version is kept"
+    await database.migrate()
+    assert {"selected", "parts"} <= await _columns(database, "messages")
+    rows = await _messages_of(database, [conversation_id])
+    assert len(rows) == 3 and all(m.selected for m in rows)

@@ -1,5 +1,8 @@
 """A conversation as a download: Markdown to read or share, JSON to keep or re-import (pure).
 
+Markdown shows the conversation as it reads (the selected version of each answer, and which
+of how many it is); JSON keeps every version.
+
 Both work from the view ``ConversationService.get`` returns, which holds nothing about its
 owner (no user id), so an export never carries another account's internal ids.
 """
@@ -20,7 +23,10 @@ def markdown(conversation: dict[str, Any]) -> str:
     lines = [f"# {conversation['title'] or 'Untitled conversation'}", ""]
     lines += [f"Model: `{conversation['model']}` · Started {conversation['created_at']}", ""]
     for message in conversation["messages"]:
-        lines += [_heading(message), "", message["content"], ""]
+        lines += [_heading(message), ""]
+        if len(message.get("versions") or ()) > 1:
+            lines += [f"*(version {message['version']} of {len(message['versions'])})*", ""]
+        lines += [message["content"], ""]
         if message["status"] == "interrupted":
             lines += ["*(interrupted)*", ""]
         elif message["status"] == "error":

@@ -8,6 +8,9 @@ An answer is relayed as ``ChatService.stream``'s events, and the same events are
 ends, however it ends: complete, with an error, or cut short because the browser went away
 or pressed Stop. That save runs in a task of its own, because a relay cancelled by a
 disconnect would have its own awaits cancelled too.
+
+Regenerating keeps the previous answer as a version: every version of an answer has the
+answer's position, and the selected one is shown and sent to the model on the next turn.
 """
 
 from __future__ import annotations
@@ -20,11 +23,22 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, select, true
 
 from hfgate.chat.lifecycle import Caller
 from hfgate.chat.service import ChatService, Prepared
+from hfgate.conversations.parts import Question
+from hfgate.conversations.store import (
+    matching,
+    messages_of,
+    new_message,
+    next_position,
+    no_message,
+    owned,
+    replace_version,
+    select_version,
+    set_system,
+)
 from hfgate.errors import InvalidRequest, NotFound
 from hfgate.storage import Database
 from hfgate.storage.tables import Conversation, Message, iso, utcnow
@@ -52,12 +66,24 @@ def conversation_view(conversation: Conversation, message_count: int) -> dict[st
     }
 
 
-def message_view(message: Message) -> dict[str, Any]:
+def message_view(message: Message, versions: Sequence[Message] = ()) -> dict[str, Any]:
+    """A message as the API shows it; an answer lists its ``versions`` (oldest first, this
+    one included) and which of them it is (``version``, from 1)."""
+    view = _message_fields(message)
+    if message.role == "assistant":
+        versions = versions or [message]
+        view["version"] = next(i for i, m in enumerate(versions, 1) if m.id == message.id)
+        view["versions"] = [_message_fields(m) for m in versions]
+    return view
+
+
+def _message_fields(message: Message) -> dict[str, Any]:
     return {
         "id": message.id,
         "position": message.position,
         "role": message.role,
         "content": message.content,
+        "parts": message.parts,
         "model": message.model,
         "status": message.status,
         "error": message.error,
@@ -79,7 +105,7 @@ def make_title(text: str) -> str:
 
 
 def _wire(history: Sequence[Message]) -> list[dict[str, Any]]:
-    """The stored turns as the model is sent them.
+    """The shown turns as the model is sent them.
 
     Failed and empty answers are left out, and neighbours of the same role are merged:
     chat templates such as Llama 2's refuse a conversation whose roles do not alternate,
@@ -89,11 +115,43 @@ def _wire(history: Sequence[Message]) -> list[dict[str, Any]]:
     for message in history:
         if message.role == "assistant" and (message.status == "error" or not message.content):
             continue
+        content: str | list[dict[str, Any]] = message.parts or message.content
         if wire and wire[-1]["role"] == message.role and message.role != "system":
-            wire[-1]["content"] += "\n\n" + message.content
+            wire[-1]["content"] = _joined(wire[-1]["content"], content)
         else:
-            wire.append({"role": message.role, "content": message.content})
+            wire.append({"role": message.role, "content": content})
     return wire
+
+
+def _joined(
+    first: str | list[dict[str, Any]], second: str | list[dict[str, Any]]
+) -> str | list[dict[str, Any]]:
+    if isinstance(first, str) and isinstance(second, str):
+        return first + "\n\n" + second
+    return [*_as_parts(first), {"type": "text", "text": "\n\n"}, *_as_parts(second)]
+
+
+def _as_parts(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else content
+
+
+def _shown(history: Sequence[Message]) -> list[tuple[Message, list[Message]]]:
+    """The conversation as it continues: each message with the versions of its turn.
+
+    An answer's versions share its position; the selected one is shown (the newest, should a
+    race have left none or two selected).
+    """
+    turns: list[tuple[Message, list[Message]]] = []
+    for message in history:
+        if turns and message.role == "assistant" == turns[-1][0].role:
+            shown, versions = turns[-1]
+            if message.position == shown.position:
+                versions.append(message)
+                if message.selected or not shown.selected:
+                    turns[-1] = (message, versions)
+                continue
+        turns.append((message, [message]))
+    return turns
 
 
 # -- reading the relayed stream ----------------------------------------------------------------
@@ -167,6 +225,10 @@ class ChatTurn:
     prepared: Prepared
     caller: Caller
     assistant_message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # A regenerated answer: the position of the answer it is a new version of, and the
+    # failed answer it replaces (a failure is not worth keeping as a version).
+    version_of: int | None = None
+    replaces: str | None = None
 
     def start(self) -> dict[str, Any]:
         """What the workspace learns first: the ids the turn is stored under, and its title."""
@@ -185,10 +247,12 @@ class ConversationService:
 
     # -- conversations -----------------------------------------------------------------------
 
-    async def list_for(self, user_id: int) -> list[dict[str, Any]]:
+    async def list_for(self, user_id: int, search: str | None = None) -> list[dict[str, Any]]:
+        """The person's conversations, most recently active first; with ``search``, only
+        those whose title or shown messages contain it (any case)."""
         count = (
             select(func.count(Message.id))
-            .where(Message.conversation_id == Conversation.id)
+            .where(Message.conversation_id == Conversation.id, Message.selected == true())
             .correlate(Conversation)
             .scalar_subquery()
         )
@@ -197,6 +261,8 @@ class ConversationService:
             .where(Conversation.user_id == user_id)
             .order_by(Conversation.updated_at.desc(), Conversation.created_at.desc())
         )
+        if search and search.strip():
+            query = query.where(matching(search.strip()))
         async with self.db.session() as session:
             rows = (await session.execute(query)).all()
         return [conversation_view(conversation, n) for conversation, n in rows]
@@ -218,17 +284,33 @@ class ConversationService:
             session.add(conversation)
             await session.flush()  # no ORM relationship orders the inserts: the row goes first
             if system and system.strip():
-                session.add(_message(conversation.id, 0, "system", system))
+                session.add(new_message(conversation.id, 0, "system", system))
             await session.commit()
         return await self.get(user_id, conversation.id)
 
     async def get(self, user_id: int, conversation_id: str) -> dict[str, Any]:
         async with self.db.session() as session:
-            conversation = await _owned(session, user_id, conversation_id)
-            messages = await _history(session, conversation_id)
-        view = conversation_view(conversation, len(messages))
-        view["messages"] = [message_view(m) for m in messages]
+            conversation = await owned(session, user_id, conversation_id)
+            turns = _shown(await messages_of(session, conversation_id))
+        view = conversation_view(conversation, len(turns))
+        view["messages"] = [message_view(shown, versions) for shown, versions in turns]
         return view
+
+    async def select(self, user_id: int, conversation_id: str, message_id: str) -> dict[str, Any]:
+        """Show this version of its answer: the one the conversation continues from."""
+        async with self.db.session() as session:
+            await owned(session, user_id, conversation_id)
+            chosen = await session.get(Message, message_id)
+            if chosen is None or chosen.conversation_id != conversation_id:
+                raise no_message(conversation_id, message_id)
+            if chosen.role != "assistant":
+                raise InvalidRequest(
+                    f"message {message_id!r} is the {chosen.role}'s: only answers have versions",
+                    param="message_id",
+                )
+            await select_version(session, chosen)
+            await session.commit()
+        return await self.get(user_id, conversation_id)
 
     async def update(
         self,
@@ -244,18 +326,18 @@ class ConversationService:
         if title is None and model is None and system is None:
             return await self.get(user_id, conversation_id)  # nothing changed: keep its place
         async with self.db.session() as session:
-            conversation = await _owned(session, user_id, conversation_id)
+            conversation = await owned(session, user_id, conversation_id)
             conversation.title = title if title is not None else conversation.title
             conversation.model = model or conversation.model
             if system is not None:
-                await _set_system(session, conversation_id, system)
+                await set_system(session, conversation_id, system)
             conversation.updated_at = utcnow()
             await session.commit()
         return await self.get(user_id, conversation_id)
 
     async def delete(self, user_id: int, conversation_id: str) -> None:
         async with self.db.session() as session:
-            await _owned(session, user_id, conversation_id)
+            await owned(session, user_id, conversation_id)
             # The messages go with it: ON DELETE CASCADE.
             await session.execute(delete(Conversation).where(Conversation.id == conversation_id))
             await session.commit()
@@ -263,15 +345,12 @@ class ConversationService:
     async def delete_from(self, user_id: int, conversation_id: str, message_id: str) -> list[str]:
         """Remove a message and every later one; returns the removed ids, in order."""
         async with self.db.session() as session:
-            conversation = await _owned(session, user_id, conversation_id)
+            conversation = await owned(session, user_id, conversation_id)
             first = await session.get(Message, message_id)
             if first is None or first.conversation_id != conversation_id:
-                raise NotFound(
-                    f"conversation {conversation_id!r} has no message {message_id!r}",
-                    param="message_id",
-                    code="message_not_found",
-                )
-            doomed = [m.id for m in await _history(session, conversation_id, first.position)]
+                raise no_message(conversation_id, message_id)
+            # Every version of a removed answer goes too: they share its position.
+            doomed = [m.id for m in await messages_of(session, conversation_id, first.position)]
             await session.execute(delete(Message).where(Message.id.in_(doomed)))
             conversation.updated_at = utcnow()
             await session.commit()
@@ -290,31 +369,40 @@ class ConversationService:
         self,
         principal: Principal,
         conversation_id: str,
-        content: str | None,
+        content: Question | None,
         model: str | None,
         sampling: Sampling,
     ) -> ChatTurn:
-        """Check and prepare one answer, then store the question; nothing is stored on error."""
+        """Check and prepare one answer, then store the question; nothing is stored on error.
+
+        ``content`` None answers the last question again: a new version of its answer.
+        """
         caller = Caller(principal, ROUTE)
         async with self.db.session() as session:
-            conversation = await _owned(session, principal.user_id, conversation_id)
-            history = list(await _history(session, conversation_id))
+            conversation = await owned(session, principal.user_id, conversation_id)
+            history = [shown for shown, _ in _shown(await messages_of(session, conversation_id))]
         model = model or conversation.model
         principal.require_model(model)
         self.check_model(model)
-        question = _question(conversation_id, history, content)
+        question, previous = _question(conversation_id, history, content)
         wire = _wire([*history, question])
-        request = ChatRequest(model, wire, sampling, stream=True, include_usage=True)
+        request = ChatRequest(
+            model, wire, sampling, stream=True, include_usage=True, images=_images(wire)
+        )
         prepared = await self.chat.prepare_chat(request)
         title = await self._ask(principal.user_id, question, model, new=content is not None)
-        return ChatTurn(conversation_id, title, question.id, prepared, caller)
+        turn = ChatTurn(conversation_id, title, question.id, prepared, caller)
+        if previous is not None:
+            turn.version_of = previous.position
+            turn.replaces = previous.id if previous.status == "error" else None
+        return turn
 
     async def _ask(self, user_id: int, question: Message, model: str, *, new: bool) -> str:
         """Store a new question (a regenerated one is stored already); returns the title."""
         async with self.db.session() as session:
-            conversation = await _owned(session, user_id, question.conversation_id)
+            conversation = await owned(session, user_id, question.conversation_id)
             if new:
-                question.position = await _next_position(session, conversation.id)
+                question.position = await next_position(session, conversation.id)
                 session.add(question)
             conversation.model = model
             conversation.title = conversation.title or make_title(question.content)
@@ -356,8 +444,14 @@ class ConversationService:
                 conversation = await session.get(Conversation, turn.conversation_id)
                 if conversation is None or await session.get(Message, turn.user_message_id) is None:
                     return  # deleted while it was being answered: nothing to attach it to
+                if turn.version_of is not None and not answer.text and answer.status != "error":
+                    return  # a new version stopped before its first word: the old one stays
                 message = _answer_message(turn, answer)
-                message.position = await _next_position(session, turn.conversation_id)
+                if turn.version_of is None:
+                    message.position = await next_position(session, turn.conversation_id)
+                else:
+                    message.position = turn.version_of
+                    await replace_version(session, message, turn.replaces)
                 session.add(message)
                 conversation.updated_at = utcnow()
                 await session.commit()
@@ -372,82 +466,41 @@ class ConversationService:
 # -- queries -----------------------------------------------------------------------------------
 
 
-async def _owned(session: AsyncSession, user_id: int, conversation_id: str) -> Conversation:
-    conversation = await session.scalar(
-        select(Conversation).where(
-            Conversation.id == conversation_id, Conversation.user_id == user_id
-        )
-    )
-    if conversation is None:
-        raise NotFound(
-            f"conversation {conversation_id!r} does not exist",
-            param="conversation_id",
-            code="conversation_not_found",
-        )
-    return conversation
+def _question(
+    conversation_id: str, history: list[Message], content: Question | None
+) -> tuple[Message, Message | None]:
+    """The user message to answer, and the answer a regenerated one is a new version of.
 
-
-async def _history(
-    session: AsyncSession, conversation_id: str, from_position: int | None = None
-) -> Sequence[Message]:
-    query = select(Message).where(Message.conversation_id == conversation_id)
-    if from_position is not None:
-        query = query.where(Message.position >= from_position)
-    query = query.order_by(Message.position, Message.created_at)
-    return (await session.scalars(query)).all()
-
-
-async def _set_system(session: AsyncSession, conversation_id: str, system: str) -> None:
-    """The conversation's system prompt: its first message, changed, added before the rest,
-    or (when blank) removed."""
-    history = await _history(session, conversation_id)
-    first = history[0] if history else None
-    if first is not None and first.role == "system":
-        if system.strip():
-            first.content = system
-        else:
-            await session.delete(first)
-    elif system.strip():
-        position = first.position - 1 if first is not None else 0
-        session.add(_message(conversation_id, position, "system", system))
-
-
-async def _next_position(session: AsyncSession, conversation_id: str) -> int:
-    last = await session.scalar(
-        select(func.max(Message.position)).where(Message.conversation_id == conversation_id)
-    )
-    return 0 if last is None else last + 1
-
-
-def _message(conversation_id: str, position: int, role: str, content: str) -> Message:
-    return Message(
-        id=str(uuid.uuid4()),
-        conversation_id=conversation_id,
-        position=position,
-        role=role,
-        content=content,
-        status="complete",
-        created_at=utcnow(),
-    )
-
-
-def _question(conversation_id: str, history: list[Message], content: str | None) -> Message:
-    """The user message to answer: a new one, or (content null) the last one, to regenerate."""
+    A new question (``content``), or (content null) the last one again: a question left
+    without an answer, or the question of the last answer (taken out of ``history``).
+    """
     if content is not None:
-        return _message(conversation_id, -1, "user", content)  # positioned when stored
+        question = new_message(conversation_id, -1, "user", content.text)  # positioned when stored
+        question.parts = content.parts
+        return question, None
     if history and history[-1].role == "user":
-        return history.pop()
-    last = f"the last message is the {history[-1].role}'s" if history else "there are no messages"
+        return history.pop(), None
+    if len(history) >= 2 and history[-1].role == "assistant" and history[-2].role == "user":
+        previous = history.pop()
+        return history.pop(), previous
     raise InvalidRequest(
-        f"nothing to regenerate: {last}. Send content, or delete the answer first"
-        " (DELETE /api/conversations/{id}/messages/{message_id}) and retry with content null",
+        "nothing to regenerate: the conversation has no question to answer again. Send content",
         param="content",
+    )
+
+
+def _images(wire: list[dict[str, Any]]) -> int:
+    return sum(
+        part.get("type") == "image_url"
+        for message in wire
+        if isinstance(message["content"], list)
+        for part in message["content"]
     )
 
 
 def _answer_message(turn: ChatTurn, answer: Answer) -> Message:
     usage = answer.usage
-    message = _message(turn.conversation_id, -1, "assistant", answer.text)
+    message = new_message(turn.conversation_id, -1, "assistant", answer.text)
     message.id = turn.assistant_message_id
     message.model = turn.prepared.model.name
     message.status = answer.status

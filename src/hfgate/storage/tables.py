@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    false,
+    true,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -168,7 +179,11 @@ class Conversation(Base):
 
 
 class Message(Base):
-    """One turn of a conversation, ordered by ``position`` (gaps are fine, order is what counts)."""
+    """One turn of a conversation, ordered by ``position`` (gaps are fine, order is what counts).
+
+    A regenerated answer is another version of the same turn: the versions share a position,
+    and the ``selected`` one is shown and continues the conversation (sent on the next turn).
+    """
 
     __tablename__ = "messages"
 
@@ -187,3 +202,7 @@ class Message(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    selected: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The question as OpenAI content parts when it carries more than text (images, as data
+    # URLs); ``content`` keeps its text, for titles, search and export.
+    parts: Mapped[list[Any] | None] = mapped_column(JSON)

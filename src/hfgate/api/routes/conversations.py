@@ -17,6 +17,7 @@ from hfgate.api.bodies import OBJECT_BODY, SSE_HEADERS, json_body
 from hfgate.api.deps import caller, generation_caller, services
 from hfgate.conversations import ConversationService
 from hfgate.conversations.export import FORMATS, render
+from hfgate.conversations.parts import Question, parse_content
 from hfgate.errors import InvalidRequest
 from hfgate.textcheck import plain_text
 from hfgate.values.principal import Principal
@@ -25,6 +26,7 @@ from hfgate.values.request import parse_sampling
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 TITLE_LIMIT = 200
+SEARCH_LIMIT = 200
 CREATE_FIELDS = frozenset({"model", "title", "system"})
 UPDATE_FIELDS = frozenset({"model", "title", "system"})
 SAMPLING_FIELDS = frozenset(
@@ -97,13 +99,15 @@ def _title(body: Mapping[str, Any]) -> str | None:
     return plain_text(" ".join(title.split()), "title", TITLE_LIMIT)
 
 
-def _content(body: Mapping[str, Any]) -> str | None:
-    content = _string(body, "content")
-    if content is not None and not content.strip():
-        raise InvalidRequest(
-            "content must not be empty; send null to regenerate the last answer", param="content"
-        )
-    return content
+def _content(body: Mapping[str, Any]) -> Question | None:
+    """Text, OpenAI content parts (text and attached images), or null: regenerate."""
+    return parse_content(body.get("content"))
+
+
+def _search(q: str | None) -> str | None:
+    if q is None or not q.strip():
+        return None
+    return plain_text(q, "q", SEARCH_LIMIT)
 
 
 def _conversations(request: Request) -> ConversationService:
@@ -115,10 +119,12 @@ def _conversations(request: Request) -> ConversationService:
 
 @router.get("")
 async def list_conversations(
-    request: Request, principal: Principal = Depends(caller)
+    request: Request, q: str | None = None, principal: Principal = Depends(caller)
 ) -> dict[str, Any]:
-    """The caller's conversations, most recently active first."""
-    return {"data": await _conversations(request).list_for(principal.user_id)}
+    """The caller's conversations, most recently active first; ``q`` keeps those whose title
+    or messages contain it (any case)."""
+    search = _search(q)
+    return {"data": await _conversations(request).list_for(principal.user_id, search)}
 
 
 @router.post("", status_code=201, openapi_extra=OBJECT_BODY)
@@ -169,11 +175,25 @@ async def delete_messages_from(
     return {"deleted": deleted}
 
 
+@router.post("/{conversation_id}/messages/{message_id}/select")
+async def select_version(
+    conversation_id: str,
+    message_id: str,
+    request: Request,
+    principal: Principal = Depends(caller),
+) -> dict[str, Any]:
+    """Show this version of an answer; the conversation continues from it."""
+    service = _conversations(request)
+    return await service.select(principal.user_id, conversation_id, message_id)
+
+
 @router.post("/{conversation_id}/chat", openapi_extra=OBJECT_BODY)
 async def chat(
     conversation_id: str, request: Request, principal: Principal = Depends(generation_caller)
 ) -> Response:
-    """Ask (or, with ``content: null``, re-ask) and stream the answer as OpenAI chunks.
+    """Ask (or, with ``content: null``, re-ask: a new version of the last answer) and stream
+    the answer as OpenAI chunks. ``content`` is text or OpenAI content parts (images as
+    ``data:`` URLs, for models that take images).
 
     The first event is ``event: hfgate`` with the ids the turn is stored under and the
     context it used; ``event: waiting`` says the endpoint is waking. The answer is stored
