@@ -329,7 +329,16 @@ def chunk_text(payloads: list[Any]) -> str:
     return text
 
 
-def chat(client: httpx.Client, model: str, content: str = "hello", **body: Any) -> httpx.Response:
+TRIM = {"X-Hfgate-Context": "trim"}  # API keys default to strict: these tests trim
+
+
+def chat(
+    client: httpx.Client,
+    model: str,
+    content: str = "hello",
+    headers: dict[str, str] | None = None,
+    **body: Any,
+) -> httpx.Response:
     """``POST /v1/chat/completions`` with one user message (or ``messages=`` in ``body``)."""
     body.setdefault("messages", [{"role": "user", "content": content}])
-    return client.post("/v1/chat/completions", json={"model": model, **body})
+    return client.post("/v1/chat/completions", json={"model": model, **body}, headers=headers)

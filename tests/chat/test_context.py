@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.chat.support import (
@@ -30,6 +31,13 @@ def module_peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peers]:
     home = tmp_path_factory.mktemp("context") / "home"
     with deployment(home, credential={"context_window": WINDOW}) as peers:
         yield peers
+
+
+def trimming(peers: Peers) -> httpx.Client:
+    """A client that asks for the trim policy (API keys default to strict)."""
+    client = peers.client()
+    client.headers["X-Hfgate-Context"] = "trim"
+    return client
 
 
 def conversation(turns: int, *, system: bool = True, last: str = "And what now?") -> list[dict]:
@@ -60,7 +68,7 @@ def test_oldest_turns_are_dropped_exactly(peers: Peers, system: bool) -> None:
     kept, dropped = expected_fit(messages, reserve=50)
     assert dropped > 0
 
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = chat(client, peers.model, messages=messages, max_tokens=50)
 
     assert answer.status_code == 200, answer.text
@@ -83,7 +91,7 @@ def test_keeping_one_more_turn_would_not_fit(peers: Peers) -> None:
     restored = [SYSTEM, *messages[1:][dropped - 2 :]]
     assert chat_tokens(restored) + 50 > WINDOW
 
-    with peers.client() as client:
+    with trimming(peers) as client:
         chat(client, peers.model, messages=messages, max_tokens=50)
 
     assert len(peers.sim.last_request()["messages"]) == len(kept) == len(restored) - 2
@@ -93,7 +101,7 @@ def test_without_max_tokens_the_completion_gets_the_rest_of_the_window(peers: Pe
     messages = conversation(12)
     kept, dropped = expected_fit(messages, reserve=WINDOW // 2)
 
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = chat(client, peers.model, messages=messages)
 
     assert answer.status_code == 200, answer.text
@@ -107,7 +115,7 @@ def test_trimming_headers_on_a_stream(peers: Peers) -> None:
     messages = conversation(12)
     kept, dropped = expected_fit(messages, reserve=50)
 
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = chat(client, peers.model, messages=messages, max_tokens=50, stream=True)
 
     assert answer.headers["x-hfgate-trimmed-messages"] == str(dropped)
@@ -118,7 +126,7 @@ def test_trimming_headers_on_a_stream(peers: Peers) -> None:
 
 def test_short_conversation_is_sent_untouched(peers: Peers) -> None:
     messages = conversation(1)
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = chat(client, peers.model, messages=messages, max_tokens=20)
 
     assert answer.status_code == 200
@@ -130,7 +138,7 @@ def test_too_large_max_tokens_is_clamped_to_the_room_left(peers: Peers) -> None:
     messages = conversation(1)
     room = WINDOW - chat_tokens(messages)
 
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = chat(client, peers.model, messages=messages, max_tokens=1000)
 
     assert answer.status_code == 200, answer.text
@@ -138,13 +146,18 @@ def test_too_large_max_tokens_is_clamped_to_the_room_left(peers: Peers) -> None:
     assert peers.sim.last_request()["max_tokens"] == room
 
 
-def test_too_large_max_tokens_is_refused_when_strict(peers: Peers) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-Hfgate-Context": "strict"}, {"X-Hfgate-Strict": "1"}],
+    ids=["api-key-default", "header", "older-header"],
+)
+def test_too_large_max_tokens_is_refused_when_strict(peers: Peers, headers: dict) -> None:
     messages = conversation(1)
     with peers.client() as client:
         answer = client.post(
             "/v1/chat/completions",
             json={"model": peers.model, "messages": messages, "max_tokens": 1000},
-            headers={"X-Hfgate-Strict": "1"},
+            headers=headers,
         )
 
     assert answer.status_code == 400
@@ -161,7 +174,7 @@ def test_when_nothing_fits_the_answer_is_400_with_the_numbers(peers: Peers) -> N
     alone = [SYSTEM, messages[-1]]
     assert chat_tokens(alone) + 50 > WINDOW
 
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = chat(client, peers.model, messages=messages, max_tokens=50)
 
     assert answer.status_code == 400
@@ -178,7 +191,7 @@ def test_when_nothing_fits_the_answer_is_400_with_the_numbers(peers: Peers) -> N
 
 def test_when_nothing_fits_a_stream_is_refused_before_it_starts(peers: Peers) -> None:
     messages = conversation(0, last="lots of words " * 200)
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = chat(client, peers.model, messages=messages, stream=True)
 
     assert answer.status_code == 400
@@ -186,7 +199,7 @@ def test_when_nothing_fits_a_stream_is_refused_before_it_starts(peers: Peers) ->
 
 
 def test_completion_prompt_over_the_window_is_refused(peers: Peers) -> None:
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = client.post(
             "/v1/completions",
             json={"model": peers.model, "prompt": "lots of words " * 200, "max_tokens": 10},
@@ -199,7 +212,7 @@ def test_completion_prompt_over_the_window_is_refused(peers: Peers) -> None:
 
 def test_completion_max_tokens_is_clamped(peers: Peers) -> None:
     prompt = "a short prompt"
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = client.post(
             "/v1/completions",
             json={"model": peers.model, "prompt": prompt, "max_tokens": 5000},
@@ -218,7 +231,7 @@ def test_upstream_length_422_reaches_the_caller_as_context_length_exceeded(peers
     """The endpoint was redeployed with a smaller limit than the integration says."""
     peers.sim.patch(max_total_tokens=100, max_input_tokens=99)
     messages = conversation(2)
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = chat(client, peers.model, messages=messages, max_tokens=50)
 
     assert answer.status_code == 400
@@ -231,7 +244,7 @@ def test_upstream_length_422_reaches_the_caller_as_context_length_exceeded(peers
 
 def test_upstream_length_error_inside_a_stream_is_translated(peers: Peers) -> None:
     peers.sim.patch(max_total_tokens=100, max_input_tokens=99)
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = chat(client, peers.model, messages=conversation(2), max_tokens=50, stream=True)
 
     # The error event came before any output, so hfgate could still answer with a real status.
@@ -246,7 +259,7 @@ def test_estimated_count_when_the_endpoint_is_asleep_still_trims(peers: Peers) -
     peers.sim.patch(state="scaled_to_zero", cold_start=0.5)
     messages = conversation(12, system=False, last="Anything new?")  # not in the count cache
 
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = chat(client, peers.model, messages=messages, max_tokens=50)
 
     assert answer.status_code == 200, answer.text
@@ -272,7 +285,7 @@ def test_an_estimate_does_not_refuse_a_conversation_that_fits(peers: Peers) -> N
     messages = conversation(12, last="One more question nobody asked before?")
     assert chat_tokens([SYSTEM, messages[-1]]) + 50 < WINDOW // 4
 
-    with peers.client() as client:
+    with trimming(peers) as client:
         answer = chat(client, peers.model, messages=messages, max_tokens=50)
 
     assert answer.status_code == 200, answer.text
@@ -301,7 +314,7 @@ def test_prompt_is_fitted_under_max_input_tokens_too(narrow_input: Peers) -> Non
     messages = conversation(12)
     assert chat_tokens(messages) > 200
 
-    with narrow_input.client() as client:
+    with trimming(narrow_input) as client:
         answer = chat(client, narrow_input.model, messages=messages, max_tokens=50)
 
     assert answer.status_code == 200, answer.text

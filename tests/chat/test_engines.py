@@ -27,6 +27,7 @@ from hfgate._server import BackgroundServer
 from hfgate.sim import tokenizer
 from tests.chat.support import (
     MODEL,
+    TRIM,
     Peers,
     chat,
     chunk_text,
@@ -225,7 +226,7 @@ def test_old_tgi_trims_with_an_estimate_and_stays_in_the_window(engines: Engines
         ]
     messages.append({"role": "user", "content": "Hello there"})
     with engines.old.client() as client:
-        answer = chat(client, engines.old.model, messages=messages, max_tokens=40)
+        answer = chat(client, engines.old.model, messages=messages, max_tokens=40, headers=TRIM)
 
     assert answer.status_code == 200, answer.text
     assert answer.headers["x-hfgate-token-count"] == "estimate"
@@ -280,7 +281,7 @@ def test_model_without_template_counts_exactly_with_tokenize(engines: Engines) -
         ]
     messages.append({"role": "user", "content": "And now?"})
     with plain.client() as client:
-        answer = chat(client, plain.model, messages=messages, max_tokens=40)
+        answer = chat(client, plain.model, messages=messages, max_tokens=40, headers=TRIM)
 
     assert answer.status_code == 200, answer.text
     assert answer.headers["x-hfgate-token-count"] == "exact"

@@ -14,6 +14,7 @@ from hfgate.storage import Database
 from hfgate.storage.tables import ApiKey, User
 from hfgate.textcheck import plain_text
 from hfgate.values.principal import Principal, Role
+from hfgate.values.request import check_policy
 
 MAX_EXPIRY_DAYS = 3650
 
@@ -51,7 +52,9 @@ class KeyManager:
 
     async def create(self, actor: Principal, spec: Any) -> NewKey:
         if not isinstance(spec, dict):
-            raise InvalidRequest('send a JSON object: {"name": …, "user"?, "rpm"?, "tpm"?, …}')
+            raise InvalidRequest(
+                'send a JSON object: {"name": …, "user"?, "rpm"?, "tpm"?, "context_policy"?, …}'
+            )
         name = plain_text(spec.get("name"), "name", 128)
         owner = await self._owner(actor, spec.get("user"))
         plaintext = new_key()
@@ -64,6 +67,7 @@ class KeyManager:
             tpm=_positive(spec.get("tpm"), "tpm"),
             models=_models(spec.get("models")),
             expires_at=_expiry(spec.get("expires_days")),
+            context_policy=check_policy(spec.get("context_policy"), "context_policy"),
         )
         async with self.db.session() as session:
             session.add(row)

@@ -178,4 +178,5 @@ def key_view(row: ApiKey, owner: str | None = None) -> dict[str, object]:
         "rpm": row.rpm,
         "tpm": row.tpm,
         "models": row.models,
+        "context_policy": row.context_policy or "strict",
     }

@@ -30,7 +30,24 @@ def served_model(row: Integration, api_key: str) -> ServedModel:
         max_input_tokens=facts.get("max_input_tokens"),
         created_at=row.created_at,
         served_model=_served_model(row.model_name, facts.get("served_models") or []),
+        context_policy=row.context_policy,
+        **capabilities(facts, row.capabilities or {}),
     )
+
+
+VISION_TASK = "image-text-to-text"
+
+
+def capabilities(facts: dict[str, Any], overrides: dict[str, Any]) -> dict[str, bool]:
+    """What validation learned, unless an admin said otherwise: images for vision-language
+    models (their pipeline tag), tools and schemas for every chat route but ``/generate``."""
+    chat_api = facts.get("chat_route", "messages") != "generate"
+    detected = {
+        "vision": facts.get("pipeline_tag") == VISION_TASK,
+        "tools": chat_api,
+        "json_schema": True,  # TGI's grammar (generate too) and vLLM/SGLang structured output
+    }
+    return {name: bool(overrides.get(name, value)) for name, value in detected.items()}
 
 
 def _served_model(model_name: str, served: list[str]) -> str:

@@ -7,9 +7,12 @@ completion tokens to ask for:
 2. Otherwise count exactly with the endpoint. Over budget: drop the oldest turns — a turn is
    a user message and what answered it — always keeping the leading system messages and the
    last turn, until the prompt leaves room for the completion.
-3. ``max_tokens`` larger than what is left is clamped (or refused when the caller asked for
-   strictness). If even the system prompt and the last turn do not fit, refuse with
-   ``context_length_exceeded`` and the numbers.
+3. ``max_tokens`` larger than what is left is clamped. If even the system prompt and the last
+   turn do not fit, refuse with ``context_length_exceeded`` and the numbers.
+
+Under the ``strict`` policy (``values.request.ContextPolicy``) nothing is dropped or clamped:
+what does not fit is refused with ``context_length_exceeded``, as OpenAI's API does, so that
+agent frameworks that summarise on that error can do so.
 """
 
 from __future__ import annotations
@@ -101,26 +104,34 @@ async def fit_chat(
     count: Counter,
     *,
     strict: bool = False,
+    overhead: int = 0,
 ) -> Fit:
-    limit, reserve = token_limit(model), reserve_for(model, requested)
+    """``overhead``: a bound on what the engine adds to every prompt of this request (the
+    tools' JSON schemas and TGI's tool prompt), in tokens."""
+    limit, reserve = token_limit(model), _reserve(model, requested, strict)
     room = prompt_room(model, reserve)
-    upper = tokens.bound(messages)
+    upper = tokens.bound(messages) + overhead
     if upper + (requested or reserve) <= limit and upper <= room:
         return Fit(messages, completion_budget(model, requested, upper, strict)[0])
-    counted, counting = await _count(messages, count)
+    counted, counting = await _count(messages, count, overhead=overhead)
     system, groups = turns(messages)
     dropped = 0
-    while counted > room and len(groups) > 1:
+    while not strict and counted > room and len(groups) > 1:
         dropped += len(groups.pop(0))  # counted in messages, as the header says
         kept = system + [m for group in groups for m in group]
-        counted, counting = await _count(kept, count, counting)
+        counted, counting = await _count(kept, count, counting, overhead)
     kept = system + [m for group in groups for m in group]
     if counting != "exact":
         return Fit(kept, _estimated_budget(model, requested, counted), None, counting, dropped)
     if counted > room:
-        raise _too_long(model, counted, reserve, dropped)
+        raise _too_long(model, counted, reserve, None if strict else dropped, strict)
     max_tokens, clamped = completion_budget(model, requested, counted, strict)
     return Fit(kept, max_tokens, counted, counting, dropped, clamped)
+
+
+def _reserve(model: ServedModel, requested: int | None, strict: bool) -> int:
+    """Strict callers get OpenAI's rule: only an explicit ``max_tokens`` must fit too."""
+    return 1 if strict and requested is None else reserve_for(model, requested)
 
 
 def _estimated_budget(model: ServedModel, requested: int | None, estimated: int) -> int | None:
@@ -131,8 +142,10 @@ def _estimated_budget(model: ServedModel, requested: int | None, estimated: int)
 
 
 async def _count(
-    messages: list[dict[str, Any]], count: Counter, previous: str = "exact"
+    messages: list[dict[str, Any]], count: Counter, previous: str = "exact", overhead: int = 0
 ) -> tuple[int, str]:
+    """The counter counts what the engine renders (tools included); an estimate adds the
+    overhead's share (~3 bytes a token)."""
     if previous == "exact":
         try:
             exact = await count(messages)
@@ -140,24 +153,31 @@ async def _count(
             exact = None  # do not wait for a sleeping endpoint just to count
         if exact is not None:
             return exact, "exact"
-    return tokens.estimate(messages), "estimate"
+    return tokens.estimate(messages) + overhead // 3, "estimate"
 
 
 def _too_long(
-    model: ServedModel, counted: int, reserve: int, dropped: int | None
+    model: ServedModel, counted: int, reserve: int, dropped: int | None, strict: bool = False
 ) -> ContextLengthExceeded:
-    """``dropped`` is None for a raw prompt, which cannot be trimmed."""
-    if dropped is None:
+    """``dropped`` is None for a prompt that may not be trimmed (raw, or under ``strict``)."""
+    if strict:
+        what = f"this request has {counted:,} prompt tokens"
+        fix = (
+            "shorten or summarise the conversation, or send the header X-Hfgate-Context: trim"
+            " to let hfgate drop the oldest turns"
+        )
+    elif dropped is None:
         what, fix = f"this prompt has {counted:,} tokens", "shorten the prompt"
     else:
         after = f", after dropping the {dropped} oldest messages," if dropped else ""
         what = f"this conversation needs {counted:,} prompt tokens{after} for what must be kept"
         what += " (the system prompt and the last turn)"
         fix = "shorten the last message or the system prompt"
+    plus = f", plus {reserve:,} for the answer," if reserve > 1 else ""
     return ContextLengthExceeded(
-        f"{what}, plus {reserve:,} for the answer, but {model.name} has a context window of"
+        f"{what}{plus} but {model.name} has a context window of"
         f" {token_limit(model):,} tokens: {fix}",
-        param="messages" if dropped is not None else "prompt",
+        param="messages" if dropped is not None or strict else "prompt",
         extra={
             "prompt_tokens": counted,
             "completion_reserve": reserve,
@@ -175,7 +195,7 @@ async def fit_prompt(
     strict: bool = False,
 ) -> Fit:
     """The same for a raw completion prompt: it cannot be trimmed, only refused."""
-    limit, reserve = token_limit(model), reserve_for(model, requested)
+    limit, reserve = token_limit(model), _reserve(model, requested, strict)
     upper = tokens.text_bound(prompt)
     if upper + (requested or reserve) <= limit and upper <= prompt_room(model, reserve):
         return Fit([], completion_budget(model, requested, upper, strict)[0])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hfgate.catalog import Catalog
+from hfgate.chat import capabilities
 from hfgate.chat.context import Fit, fit_chat, fit_prompt
 from hfgate.chat.lifecycle import Caller, Lifecycle, Tally
 from hfgate.chat.stops import StopTrimmer, trim_stop
@@ -24,7 +25,12 @@ from hfgate.upstream.base import Completion, Delta, Dialect
 from hfgate.upstream.client import AnswerParser, EndpointClient, EventParser, UpstreamStream
 from hfgate.upstream.registry import dialect_for
 from hfgate.values.events import Batch, Done, TextDelta, ToolCallDelta, Usage
-from hfgate.values.request import ChatRequest, CompletionRequest
+from hfgate.values.request import (
+    WORKSPACE_POLICY,
+    ChatRequest,
+    CompletionRequest,
+    ContextPolicy,
+)
 from hfgate.values.served import ServedModel
 
 
@@ -40,6 +46,7 @@ class Prepared:
     stops: list[str]
     include_usage: bool
     template: ChatTemplate | None = None
+    echo: str = ""  # a completion's prompt that hfgate repeats before the answer
 
     def no_output(self) -> Usage:
         """The usage of a call that produced nothing: the prompt, when it was counted."""
@@ -89,13 +96,23 @@ class ChatService:
         await self.catalog.find(name)
         return self.model(name)
 
-    async def prepare_chat(self, request: ChatRequest, *, strict: bool = False) -> Prepared:
+    async def prepare_chat(
+        self, request: ChatRequest, policy: ContextPolicy = WORKSPACE_POLICY
+    ) -> Prepared:
         model = await self.resolve(request.model)
+        strict = policy.strict_for(model.context_policy)
         dialect = dialect_for(model)
+        capabilities.check(model, request, dialect.renders_prompt)
         template = await self.templates.for_model(model) if dialect.renders_prompt else None
-        count = self._chat_counter(model, template)
+        count = self._chat_counter(model, template, capabilities.tool_fields(request))
+        overhead = capabilities.tools_overhead(request)
         fit = await fit_chat(
-            model, request.messages, request.sampling.max_tokens, count, strict=strict
+            model,
+            request.messages,
+            request.sampling.max_tokens,
+            count,
+            strict=strict,
+            overhead=overhead,
         )
         prompt = template.render(fit.messages) if template is not None else None
         trimmed = dataclasses.replace(request, messages=fit.messages)
@@ -104,24 +121,34 @@ class ChatService:
         return Prepared(model, dialect, call, fit, "chat", stops, request.include_usage, template)
 
     def _chat_counter(
-        self, model: ServedModel, template: ChatTemplate | None
+        self, model: ServedModel, template: ChatTemplate | None, tools: dict[str, Any] | None
     ) -> Callable[[list[dict[str, Any]]], Awaitable[int | None]]:
         if template is None:
-            return lambda messages: self.counter.count_chat(model, messages)
+            return lambda messages: self.counter.count_chat(model, messages, tools)
         return lambda messages: self.counter.count_text(model, template.render(messages))
 
     async def prepare_completion(
-        self, request: CompletionRequest, *, strict: bool = False
+        self, request: CompletionRequest, policy: ContextPolicy = WORKSPACE_POLICY
     ) -> Prepared:
         model = await self.resolve(request.model)
+        strict = policy.strict_for(model.context_policy)
         dialect = dialect_for(model)
         count = lambda text: self.counter.count_text(model, text)  # noqa: E731
         fit = await fit_prompt(
             model, request.prompt, request.sampling.max_tokens, count, strict=strict
         )
         call = dialect.completion_call(request, fit.max_tokens)
+        stops, echo = request.sampling.stop, request.prompt if request.echo else ""
         return Prepared(
-            model, dialect, call, fit, "completion", request.sampling.stop, request.include_usage
+            model,
+            dialect,
+            call,
+            fit,
+            "completion",
+            stops,
+            request.include_usage,
+            None,
+            "" if dialect.echoes else echo,
         )
 
     # -- running -----------------------------------------------------------------------------
@@ -138,7 +165,7 @@ class ChatService:
             model, caller, attempt, _usage_of, prepared.no_output()
         )
         if result.text is not None:
-            result.text = trim_stop(result.text, prepared.stops)
+            result.text = prepared.echo + trim_stop(result.text, prepared.stops)
         return result
 
     def stream(self, prepared: Prepared, caller: Caller) -> AsyncGenerator[Batch, None]:
@@ -152,7 +179,8 @@ class ChatService:
             )
 
         tally = Tally(prepared.no_output())
-        return self.lifecycle.stream(model, caller, opener, _Reader(prepared.stops), tally)
+        reader = _Reader(prepared.stops, prepared.echo)
+        return self.lifecycle.stream(model, caller, opener, reader, tally)
 
 
 def _usage_of(result: Completion) -> Usage:
@@ -162,16 +190,21 @@ def _usage_of(result: Completion) -> Usage:
 class _Reader:
     """Upstream deltas → events for one stream: stop sequences trimmed, the end checked."""
 
-    def __init__(self, stops: list[str]) -> None:
+    def __init__(self, stops: list[str], echo: str = "") -> None:
+        self.echo = echo
         self.trimmer = StopTrimmer(stops)
         self.plain = not self.trimmer.stops  # nothing to hold back: text passes as it comes
         self.finished = False
+        self.called = False  # a tool call was streamed
 
     def items(self, upstream: UpstreamStream) -> AsyncGenerator[list[Delta], None]:
         return upstream.delta_batches()
 
     def events(self, deltas: list[Delta], tally: Tally) -> Batch:
         batch: Batch = []
+        if self.echo:
+            batch.append(TextDelta(self.echo))
+            self.echo = ""
         for delta in deltas:
             if delta.usage is not None:
                 tally.usage = delta.usage
@@ -187,11 +220,13 @@ class _Reader:
         return batch
 
     def end(self, tally: Tally) -> Batch:
-        if not self.finished:
-            raise UpstreamProtocolError(
-                "the endpoint ended the stream before the answer was complete"
-            )
-        return [tally.usage]
+        if self.finished:
+            return [tally.usage]
+        if self.called:
+            # TGI ends a streamed tool call without any finish_reason (docs/protocols.md
+            # §2.10): the call is complete; clients wait for "tool_calls" to run it.
+            return [Done("tool_calls"), tally.usage]
+        raise UpstreamProtocolError("the endpoint ended the stream before the answer was complete")
 
     def _add(self, delta: Delta, batch: Batch) -> None:
         text = self.trimmer.feed(delta.text)
@@ -200,7 +235,8 @@ class _Reader:
         if text:
             batch.append(TextDelta(text, delta.logprobs))
         if delta.tool_calls:
+            self.called = True
             batch.append(ToolCallDelta(delta.tool_calls, None if text else delta.logprobs))
         if delta.finish_reason:
             self.finished = True
-            batch.append(Done("tool_calls" if delta.tool_calls else delta.finish_reason))
+            batch.append(Done("tool_calls" if self.called else delta.finish_reason))

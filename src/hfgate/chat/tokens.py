@@ -20,11 +20,23 @@ from hfgate.values.served import ServedModel
 TEMPLATE_BYTES_PER_MESSAGE = 64  # role headers and separators of common chat templates
 TEMPLATE_BYTES_FIXED = 256  # BOS, default system preambles (e.g. Llama 3.1's date lines)
 CACHE_SIZE = 4096
+# An image costs what the model's vision encoder makes of it: 576 tokens for LLaVA 1.5, up to
+# 2,928 for LLaVA-NeXT's tiles, 64-320 for Idefics2/3, resolution-dependent for Qwen2-VL.
+# The bound takes a generous ceiling; exact counts come from the endpoint when it can count.
+IMAGE_TOKENS_BOUND = 4096
 
 
 def message_bytes(message: dict[str, Any]) -> int:
     content = message.get("content")
-    size = len(content.encode()) if isinstance(content, str) else 0
+    if isinstance(content, str):
+        size = len(content.encode())
+    elif isinstance(content, list):  # text and image parts (values.request keeps images)
+        size = sum(
+            len(part["text"].encode()) if part.get("type") == "text" else IMAGE_TOKENS_BOUND
+            for part in content
+        )
+    else:
+        size = 0
     if message.get("tool_calls"):
         size += len(str(message["tool_calls"]).encode())
     return size + TEMPLATE_BYTES_PER_MESSAGE
@@ -64,14 +76,20 @@ class TokenCounter:
             self._cache.popitem(last=False)
         return value
 
-    async def count_chat(self, model: ServedModel, messages: list[dict[str, Any]]) -> int | None:
-        """Tokens of the templated chat prompt, or None if the endpoint cannot tell."""
+    async def count_chat(
+        self,
+        model: ServedModel,
+        messages: list[dict[str, Any]],
+        tools: dict[str, Any] | None = None,
+    ) -> int | None:
+        """Tokens of the templated chat prompt, or None if the endpoint cannot tell.
+        ``tools``: the request's ``tools``/``tool_prompt``, which TGI's template renders too."""
         if model.tokenize_route != "chat_tokenize":
             return None
-        key = (model.name, hash(repr(messages)), "chat")
+        key = (model.name, hash(repr((messages, tools))), "chat")
         if key in self._cache:
             return self._cache[key]
-        body = {"model": "tgi", "messages": messages}
+        body = {"model": "tgi", "messages": messages, **(tools or {})}
         answer = await self._post(model, "/chat_tokenize", body)
         if not isinstance(answer, dict) or not isinstance(answer.get("tokenize_response"), list):
             return None

@@ -127,6 +127,9 @@ def key_create(
     tpm: int | None = typer.Option(None, help="Tokens per minute."),
     expires: int | None = typer.Option(None, help="Days until the key expires."),
     model: list[str] = typer.Option([], help="Allow only this model (repeatable)."),
+    context: str | None = typer.Option(
+        None, help="A too-long request: strict (refuse, the default) or trim (drop old turns)."
+    ),
     url: str | None = UrlOption,
     api_key: str | None = KeyOption,
 ) -> None:
@@ -138,6 +141,7 @@ def key_create(
         "tpm": tpm,
         "expires_days": expires,
         "models": model or None,
+        "context_policy": context,
     }
     created = (
         ApiClient(url, api_key)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hfgate.audit import audit_event
 from hfgate.catalog import Catalog
+from hfgate.catalog.catalog import capabilities
 from hfgate.endpoints.state import ModelStatus, StatusBoard
 from hfgate.errors import Conflict, InvalidRequest, NotFound, ValidationFailed
 from hfgate.integrations.credential import Credential, ParsedCredential, parse_credential
@@ -29,9 +30,12 @@ from hfgate.storage.crypto import SecretBox
 from hfgate.storage.tables import AuditEvent, Integration, iso
 from hfgate.upstream.netguard import HostPolicy
 from hfgate.values.principal import Principal
+from hfgate.values.request import check_policy
 
 PAUSED_RECHECK_SECONDS = 15.0  # a paused endpoint answers from the proxy: checking is free
-EDITABLE = frozenset({"name", "api_key", "context_window", "wake_on_open"})
+SETTINGS = frozenset({"wake_on_open", "context_policy", "capabilities"})  # no revalidation
+EDITABLE = frozenset({"name", "api_key", "context_window"}) | SETTINGS
+CAPABILITIES = ("vision", "tools", "json_schema")
 
 
 def _credential_report(parsed: ParsedCredential, listener: Listener | None = None) -> Report:
@@ -173,6 +177,9 @@ class IntegrationService:
             "validated_at": iso(row.validated_at),
             "hf_endpoint": row.hf_endpoint,
             "wake_on_open": bool(row.wake_on_open),
+            "context_policy": row.context_policy,
+            "capabilities": capabilities(row.facts or {}, row.capabilities or {}),
+            "capability_overrides": row.capabilities or {},
         }
 
     # -- update, revalidate, remove ----------------------------------------------------------
@@ -181,19 +188,18 @@ class IntegrationService:
         self, integration_id: str, changes: Any, actor: Principal
     ) -> tuple[Report | None, dict[str, Any]]:
         if not isinstance(changes, dict) or not changes:
-            raise InvalidRequest(
-                "send a JSON object with any of: name, api_key, context_window, wake_on_open"
-            )
+            raise InvalidRequest(f"send a JSON object with any of: {', '.join(sorted(EDITABLE))}")
         unknown = sorted(set(changes) - EDITABLE)
         if unknown:
             raise InvalidRequest(
-                f"cannot change {', '.join(unknown)}: only name, api_key and context_window can be"
+                f"cannot change {', '.join(unknown)}: only {', '.join(sorted(EDITABLE))} can be"
                 " changed; to point at another endpoint or model, add a new integration",
                 param=unknown[0],
             )
-        if "wake_on_open" in changes:
-            changes = dict(changes)
-            await self._set_wake_on_open(integration_id, changes.pop("wake_on_open"), actor)
+        settings = {key: changes[key] for key in SETTINGS if key in changes}
+        if settings:
+            changes = {key: value for key, value in changes.items() if key not in SETTINGS}
+            await self._set_settings(integration_id, _checked_settings(settings), actor)
             if not changes:
                 return None, await self.get(integration_id)
         row = await self._row(integration_id)
@@ -207,14 +213,17 @@ class IntegrationService:
         row = await self._save_update(row, parsed.credential, report, actor, sorted(changes))
         return report, self._view(row)
 
-    async def _set_wake_on_open(self, integration_id: str, value: Any, actor: Principal) -> None:
-        if not isinstance(value, bool):
-            raise InvalidRequest("wake_on_open must be true or false", param="wake_on_open")
+    async def _set_settings(
+        self, integration_id: str, settings: dict[str, Any], actor: Principal
+    ) -> None:
+        """Settings that change how hfgate serves the model, not which endpoint it is."""
         async with self.db.session() as session:
             row = await _current(session, integration_id)
-            row.wake_on_open = value
-            session.add(_audit_row(actor, "integration.update", row, {"wake_on_open": value}))
+            for key, value in settings.items():
+                setattr(row, key, value)
+            session.add(_audit_row(actor, "integration.update", row, settings))
             await session.commit()
+        await self.catalog.reload()
 
     def _stored_credential(self, row: Integration) -> dict[str, Any]:
         return {
@@ -395,3 +404,24 @@ async def rotate_secrets(db: Database, box: SecretBox, operator: str) -> int:
         session.add(AuditEvent(actor=operator, action="secrets.rotate", target=target))
         await session.commit()
     return len(rows)
+
+
+def _checked_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(settings.get("wake_on_open", False), bool):
+        raise InvalidRequest("wake_on_open must be true or false", param="wake_on_open")
+    if "context_policy" in settings:
+        check_policy(settings["context_policy"], "context_policy")
+    overrides = settings.get("capabilities")
+    if overrides is not None and (
+        not isinstance(overrides, dict)
+        or not set(overrides) <= set(CAPABILITIES)
+        or not all(isinstance(value, bool) for value in overrides.values())
+    ):
+        raise InvalidRequest(
+            'capabilities must be an object like {"vision": true}, with true or false for any'
+            f" of {', '.join(CAPABILITIES)} (null clears the overrides)",
+            param="capabilities",
+        )
+    if overrides == {}:
+        settings["capabilities"] = None
+    return settings

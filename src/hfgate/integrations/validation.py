@@ -13,6 +13,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
+from hfgate.catalog.catalog import VISION_TASK
 from hfgate.endpoints.waking import hold_until, not_cold
 from hfgate.errors import UpstreamUnreachable
 from hfgate.integrations.credential import Credential
@@ -246,12 +247,14 @@ class Validator:
             report.facts["pipeline_tag"] = tag
         if tag == TEXT_GENERATION:
             report.add("task", Status.OK, f"text-generation (from {source})")
+        elif tag == VISION_TASK:
+            report.add("task", Status.OK, f"image-text-to-text: takes images (from {source})")
         else:
             report.add(
                 "task",
                 Status.FAIL,
-                f"the model's task is {tag!r} (from {source}), not 'text-generation':"
-                " hfgate serves text-generation models only",
+                f"the model's task is {tag!r} (from {source}), not 'text-generation' or"
+                " 'image-text-to-text': hfgate serves generative language models only",
             )
 
     async def _hub_pipeline_tag(self, credential: Credential) -> tuple[str | None, str]:

@@ -64,6 +64,7 @@ class Completion:
 class Dialect(Protocol):
     name: str
     renders_prompt: bool  # hfgate renders the chat template; the engine only generates
+    echoes: bool  # the engine repeats the prompt for completions' ``echo``
 
     def chat_call(
         self, request: ChatRequest, max_tokens: int | None, prompt: str | None

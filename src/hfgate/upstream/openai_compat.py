@@ -105,24 +105,40 @@ def _without_nulls(body: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
 
 
+def response_format(value: dict[str, Any] | None) -> dict[str, Any]:
+    """TGI's grammar shapes → what vLLM/SGLang take; OpenAI's own shapes pass as sent.
+
+    ``regex`` has no OpenAI form: vLLM ≥ 0.12 reads ``structured_outputs`` (SGLang reads
+    ``regex``), so both are sent and each server ignores the one it does not know."""
+    if value is None or "value" not in value:
+        return {"response_format": value}
+    if value["type"] == "regex":
+        return {"structured_outputs": {"regex": value["value"]}, "regex": value["value"]}
+    schema = {"name": "response", "schema": value["value"]}
+    return {"response_format": {"type": "json_schema", "json_schema": schema}}
+
+
 def chat_body(request: ChatRequest, max_tokens: int | None, served_model: str) -> dict[str, Any]:
-    body = _common_body(request, max_tokens, served_model) | {
-        "messages": request.messages,
-        "logprobs": request.logprobs,
-        "top_logprobs": request.top_logprobs,
-        "tools": request.tools,
-        "tool_choice": request.tool_choice,
-        "response_format": request.response_format,
-    }
+    body = (
+        _common_body(request, max_tokens, served_model)
+        | {
+            "messages": request.messages,
+            "logprobs": request.logprobs,
+            "top_logprobs": request.top_logprobs,
+            "tools": request.tools,
+            "tool_choice": request.tool_choice,
+            "parallel_tool_calls": request.parallel_tool_calls,
+        }
+        | response_format(request.response_format)
+    )
     return _without_nulls(body)
 
 
 def completion_body(
     request: CompletionRequest, max_tokens: int | None, served_model: str
 ) -> dict[str, Any]:
-    return _without_nulls(
-        _common_body(request, max_tokens, served_model) | {"prompt": request.prompt}
-    )
+    extra = {"prompt": request.prompt, "echo": request.echo or None, "logprobs": request.logprobs}
+    return _without_nulls(_common_body(request, max_tokens, served_model) | extra)
 
 
 def parse_text_completion(body: Any) -> Completion:
@@ -151,6 +167,7 @@ class OpenAIDialect:
 
     name = "openai"
     renders_prompt = False
+    echoes = True  # vLLM and SGLang take "echo" themselves
 
     def __init__(self, served_model: str) -> None:
         self.served_model = served_model

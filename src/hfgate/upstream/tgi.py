@@ -17,7 +17,6 @@ import orjson
 from hfgate.errors import (
     ContextLengthExceeded,
     HfgateError,
-    InvalidRequest,
     UpstreamBadRequest,
     UpstreamError,
     UpstreamOverloaded,
@@ -185,19 +184,15 @@ def _temperature(sampling: Sampling) -> float | None:
 
 
 def _response_format(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """OpenAI ``response_format`` → TGI's grammar shape (``{"type": "json", "value": schema}``)."""
-    if value is None or value.get("type") == "text":
-        return None
+    """OpenAI's ``response_format`` → TGI's grammar (``{"type": "json", "value": schema}``);
+    TGI's own shapes (``json``, ``json_schema`` or ``regex`` with a ``value``) pass as sent."""
+    if value is None or "value" in value:
+        return None if value is None else dict(value)
     if value.get("type") == "json_schema":
-        schema = (value.get("json_schema") or {}).get("schema")
-        if not isinstance(schema, Mapping):
-            raise InvalidRequest(
-                "response_format.json_schema.schema must be an object", param="response_format"
-            )
-        return {"type": "json", "value": dict(schema)}
-    if value.get("type") == "json_object":
-        return {"type": "json", "value": {"type": "object", "properties": {}}}
-    return dict(value)  # already TGI's own shape (json / regex)
+        return {"type": "json", "value": dict(value["json_schema"]["schema"])}
+    # json_object: any object. A schema with empty "properties" would read as "only {}" to
+    # grammars that close objects by default, so no properties key is sent.
+    return {"type": "json", "value": {"type": "object"}}
 
 
 def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
@@ -224,12 +219,17 @@ def messages_body(request: ChatRequest, max_tokens: int | None) -> dict[str, Any
             "top_logprobs": request.top_logprobs,
             "tools": request.tools,
             "tool_choice": request.tool_choice,
+            "tool_prompt": request.tool_prompt,
             "response_format": _response_format(request.response_format),
         }
     )
 
 
-def generate_body(prompt: str, sampling: Sampling, max_tokens: int | None) -> dict[str, Any]:
+def generate_body(
+    prompt: str, sampling: Sampling, max_tokens: int | None, top_n: int | None = None
+) -> dict[str, Any]:
+    """``top_n``: alternatives per token (OpenAI's legacy ``logprobs``); TGI lists them only
+    when asked for at least one, so ``logprobs: 0`` asks for one and shows none."""
     temperature = _temperature(sampling)
     greedy = temperature == 0
     parameters = _drop_none(
@@ -243,6 +243,7 @@ def generate_body(prompt: str, sampling: Sampling, max_tokens: int | None) -> di
             "frequency_penalty": sampling.frequency_penalty,
             "details": True,
             "return_full_text": False,
+            "top_n_tokens": None if top_n is None else max(1, top_n),
         }
     )
     return {"inputs": prompt, "parameters": parameters}
@@ -295,6 +296,24 @@ def _generate_usage(details: Any) -> Usage:
     return Usage(int(details.get("input_length") or 0), int(details.get("generated_tokens") or 0))
 
 
+def legacy_logprobs(tokens: list[Any], tops: list[Any] | None) -> dict[str, Any]:
+    """TGI's token details → OpenAI's completions ``logprobs`` (tokens, their logprobs, the
+    alternatives at each position, and where each token starts in the text)."""
+    offsets, at = [], 0
+    for token in tokens:
+        offsets.append(at)
+        at += len(token.get("text") or "")
+    return {
+        "tokens": [token.get("text") for token in tokens],
+        "token_logprobs": [token.get("logprob") for token in tokens],
+        "top_logprobs": [
+            {top.get("text"): top.get("logprob") for top in alternatives}
+            for alternatives in tops or [[] for _ in tokens]
+        ],
+        "text_offset": offsets,
+    }
+
+
 def parse_generate(body: Any, headers: Mapping[str, str] | None = None) -> Completion:
     if isinstance(body, list):  # POST / wraps the answer in a list
         body = body[0]
@@ -303,10 +322,12 @@ def parse_generate(body: Any, headers: Mapping[str, str] | None = None) -> Compl
     if not usage.prompt_tokens and headers is not None:
         # Non-streaming /generate reports the prompt's length only in a header.
         usage.prompt_tokens = int(headers.get("x-prompt-tokens") or 0)
+    tops = details.get("top_tokens")
     return Completion(
         text=body.get("generated_text", ""),
         finish_reason=finish_reason(details.get("finish_reason") or "stop"),
         usage=usage,
+        logprobs=legacy_logprobs(details.get("tokens") or [], tops) if tops else None,
     )
 
 
@@ -316,6 +337,8 @@ def parse_generate_event(data: bytes) -> Delta | None:
         raise error_from_event(payload)
     token = payload.get("token") or {}
     delta = Delta(text="" if token.get("special") else str(token.get("text", "")))
+    if "top_tokens" in payload:  # only there when logprobs were asked for
+        delta.logprobs = legacy_logprobs([token], [payload["top_tokens"]])
     if payload.get("generated_text") is not None:
         details = payload.get("details") or {}
         delta.finish_reason = finish_reason(details.get("finish_reason") or "stop")
@@ -332,11 +355,12 @@ class MessagesDialect:
     def chat_call(self, request: ChatRequest, max_tokens: int | None, prompt: str | None) -> Call:
         return Call("/v1/chat/completions", messages_body(request, max_tokens), request.stream)
 
+    echoes = False  # TGI's stream never repeats the prompt: hfgate echoes it
+
     def completion_call(self, request: CompletionRequest, max_tokens: int | None) -> Call:
         path = "/generate_stream" if request.stream else "/generate"
-        return Call(
-            path, generate_body(request.prompt, request.sampling, max_tokens), request.stream
-        )
+        body = generate_body(request.prompt, request.sampling, max_tokens, request.logprobs)
+        return Call(path, body, request.stream)
 
     def parse_chat(self, body: Any, headers: Mapping[str, str] | None = None) -> Completion:
         return parse_openai_chat(body)

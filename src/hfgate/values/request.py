@@ -301,3 +301,32 @@ def parse_completion_request(body: Any) -> CompletionRequest:
         echo=bool(_boolean(body, "echo")),
         logprobs=_integer(body, "logprobs", 0, 5),
     )
+
+
+# -- context policy ------------------------------------------------------------------------------
+
+POLICIES = ("trim", "strict")
+
+
+def check_policy(value: str | None, where: str) -> str | None:
+    if value is None or value in POLICIES:
+        return value
+    raise _bad(f"{where} must be trim or strict; got {value[:40]!r}", where)
+
+
+@dataclass(frozen=True, slots=True)
+class ContextPolicy:
+    """What to do with a request too long for the context window: ``trim`` (drop the oldest
+    turns, clamp ``max_tokens``; reported in ``X-Hfgate-*`` headers) or ``strict`` (refuse with
+    ``context_length_exceeded``, as OpenAI does). The request's ``X-Hfgate-Context`` header
+    wins, then the API key's setting, then the model's, then the caller's default."""
+
+    asked: str | None = None
+    key: str | None = None
+    default: str = "trim"
+
+    def strict_for(self, model_policy: str | None) -> bool:
+        return (self.asked or self.key or model_policy or self.default) == "strict"
+
+
+WORKSPACE_POLICY = ContextPolicy()

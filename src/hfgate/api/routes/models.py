@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from hfgate.api.deps import caller, services
+from hfgate.chat.context import token_limit
 from hfgate.endpoints.state import ModelStatus, idle_detail
 from hfgate.errors import NotFound
 from hfgate.services import Services
@@ -31,8 +32,10 @@ def _model_entry(model: ServedModel, svc: Services) -> dict[str, Any]:
         "owned_by": "hfgate",
         "model_name": model.model_name,
         "context_window": model.context_window,
+        "context_length": token_limit(model),  # the name vLLM, OpenRouter and LiteLLM read
         "engine": model.engine,
         "engine_version": model.engine_version,
+        "capabilities": model.capabilities,
         "status": status.status,
         "status_detail": detail,
         "typical_wake_seconds": typical,

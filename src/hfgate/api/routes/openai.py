@@ -16,14 +16,27 @@ from hfgate.chat.lifecycle import Caller
 from hfgate.chat.service import Prepared
 from hfgate.errors import InvalidRequest
 from hfgate.values.principal import Principal
-from hfgate.values.request import parse_chat_request, parse_completion_request
+from hfgate.values.request import (
+    ContextPolicy,
+    check_policy,
+    parse_chat_request,
+    parse_completion_request,
+)
 
 router = APIRouter(tags=["openai"])
 
 
-def strict(request: Request) -> bool:
-    """``X-Hfgate-Strict: 1`` refuses a too-large max_tokens instead of clamping it."""
-    return request.headers.get("x-hfgate-strict", "").lower() in ("1", "true", "yes")
+def context_policy(request: Request, principal: Principal) -> ContextPolicy:
+    """``X-Hfgate-Context: trim|strict`` (``X-Hfgate-Strict: 1``, the older form, is strict);
+    API keys default to strict, as OpenAI's API behaves; a browser session to trim."""
+    asked = request.headers.get("x-hfgate-context")
+    if asked is None and request.headers.get("x-hfgate-strict", "").lower() in ("1", "true"):
+        asked = "strict"
+    return ContextPolicy(
+        check_policy(asked and asked.strip().lower(), "X-Hfgate-Context"),
+        principal.context_policy,
+        "strict" if principal.key_id is not None else "trim",
+    )
 
 
 async def _respond(request: Request, prepared: Prepared, who: Caller, stream: bool) -> Response:
@@ -45,7 +58,9 @@ async def _respond(request: Request, prepared: Prepared, who: Caller, stream: bo
 async def chat_response(request: Request, principal: Principal, body: Any) -> Response:
     chat_request = parse_chat_request(body)
     principal.require_model(chat_request.model)
-    prepared = await services(request).chat.prepare_chat(chat_request, strict=strict(request))
+    prepared = await services(request).chat.prepare_chat(
+        chat_request, context_policy(request, principal)
+    )
     return await _respond(request, prepared, Caller(principal, "chat"), chat_request.stream)
 
 
@@ -53,7 +68,7 @@ async def completion_response(request: Request, principal: Principal, body: Any)
     completion_request = parse_completion_request(body)
     principal.require_model(completion_request.model)
     chat = services(request).chat
-    prepared = await chat.prepare_completion(completion_request, strict=strict(request))
+    prepared = await chat.prepare_completion(completion_request, context_policy(request, principal))
     who = Caller(principal, "completion")
     return await _respond(request, prepared, who, completion_request.stream)
 
