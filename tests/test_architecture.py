@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
     {"services"},
     {"hf"},
     {"conversations", "integrations", "cluster"},
+    {"embeddings"},  # embeddings and reranking; calls run through chat's lifecycle
     {"chat"},
     {"endpoints", "auth"},
     {"catalog", "audit", "upstream"},

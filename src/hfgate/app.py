@@ -13,6 +13,7 @@ from hfgate.api.fastlane import Gateway
 from hfgate.api.limits import BodySizeLimit
 from hfgate.api.routes import (
     conversations,
+    embeddings,
     health,
     hf,
     integrations,
@@ -48,9 +49,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = svc
     errors.install(app, not_found_page=web.not_found_page)
-    for module in (health, models, openai, integrations, hf, people, tgi, conversations, web):
+    routers = (health, models, openai, embeddings, integrations, hf, people, tgi, conversations)
+    for module in (*routers, web):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # The generation routes, by far the most called, skip FastAPI's per-request machinery.
-    app.fast_lane(openai.chat_completions, openai.completions, tgi.tgi_post)
+    app.fast_lane(
+        openai.chat_completions,
+        openai.completions,
+        embeddings.embeddings,
+        embeddings.rerank,
+        tgi.tgi_post,
+    )
     return app

@@ -23,6 +23,7 @@ from hfgate.chat.tokens import TokenCounter
 from hfgate.chat.usage import UsageRecorder
 from hfgate.cluster import RedisCoordinator, StatusSync
 from hfgate.conversations import ConversationService
+from hfgate.embeddings.service import EmbeddingService
 from hfgate.endpoints.refresher import StatusRefresher
 from hfgate.endpoints.state import StatusBoard
 from hfgate.endpoints.waking import ColdStarts, LocalCoordinator
@@ -90,6 +91,7 @@ class Services:
             TokenCounter(self.transport),
             Templates(self.transport, settings.hub_url),
         )
+        self.embeddings = EmbeddingService(self.catalog, self.chat.client, self.lifecycle)
         self.conversations = ConversationService(self.db, self.chat)
         self.native = NativeService(self.chat)
         self.refresher = StatusRefresher(

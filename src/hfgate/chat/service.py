@@ -20,7 +20,7 @@ from hfgate.chat.lifecycle import Caller, Lifecycle, Tally
 from hfgate.chat.stops import StopTrimmer, trim_stop
 from hfgate.chat.templates import ChatTemplate, Templates
 from hfgate.chat.tokens import TokenCounter
-from hfgate.errors import NotFound, UpstreamProtocolError
+from hfgate.errors import InvalidRequest, NotFound, UpstreamProtocolError
 from hfgate.upstream.base import Completion, Delta, Dialect
 from hfgate.upstream.client import AnswerParser, EndpointClient, EventParser, UpstreamStream
 from hfgate.upstream.registry import dialect_for
@@ -32,6 +32,11 @@ from hfgate.values.request import (
     ContextPolicy,
 )
 from hfgate.values.served import ServedModel
+
+NOT_CHAT = {
+    "embed": "it embeds, use POST /v1/embeddings",
+    "rerank": "it reranks, use POST /v1/rerank",
+}
 
 
 @dataclass(slots=True)
@@ -88,6 +93,11 @@ class ChatService:
                 f"the model {shown!r} does not exist; available models: {available}",
                 param="model",
                 code="model_not_found",
+            )
+        if model.kind != "chat":  # a TEI endpoint: it embeds, reranks or classifies
+            route = NOT_CHAT.get(model.kind, "no route of hfgate serves it yet")
+            raise InvalidRequest(
+                f"{name} is not a chat model: {route}", param="model", code="wrong_model_kind"
             )
         return model
 
