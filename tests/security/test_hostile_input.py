@@ -105,6 +105,10 @@ TARGETS: dict[tuple[str, str], Target] = {
     ("POST", "/v1/completions"): Target(
         {"model": MODEL, "prompt": "hi", "max_tokens": 2}, ("model",), ("prompt",)
     ),
+    ("POST", "/v1/embeddings"): Target({"model": MODEL, "input": "hi"}, ("model",), ("input",)),
+    ("POST", "/v1/rerank"): Target(
+        {"model": MODEL, "query": "q", "documents": ["d"]}, ("model",), ("query",)
+    ),
     ("POST", "/tgi/{rest:path}"): Target(
         {"inputs": "hi", "parameters": {"max_new_tokens": 2}}, (), ("inputs",)
     ),

@@ -85,6 +85,10 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("POST", "/v1/completions"): Row(
         Kind.MEMBER, "/v1/completions", {"model": MODEL, "prompt": "hello", "max_tokens": 4}
     ),
+    ("POST", "/v1/embeddings"): Row(Kind.MEMBER, "/v1/embeddings", {"model": MODEL, "input": "hi"}),
+    ("POST", "/v1/rerank"): Row(
+        Kind.MEMBER, "/v1/rerank", {"model": MODEL, "query": "q", "documents": ["d"]}
+    ),
     ("GET", "/api/usage"): Row(Kind.MEMBER, "/api/usage"),
     ("GET", "/tgi/{rest:path}"): Row(Kind.MEMBER, f"/tgi/{MODEL}/info"),
     ("POST", "/tgi/{rest:path}"): Row(Kind.MEMBER, f"/tgi/{MODEL}/generate", TGI_GENERATE),
