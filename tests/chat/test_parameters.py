@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import openai
-import pytest
-
 from hfgate.sim import tokenizer
 from tests.chat.support import (
     Peers,
     chat,
+    chat_tokens,
     chunk_text,
     expected_chat,
     expected_generate,
@@ -103,14 +101,78 @@ def test_penalties_are_forwarded(peers: Peers) -> None:
     assert request["presence_penalty"] == 0.25
 
 
-def test_n_above_one_is_refused_clearly(peers: Peers) -> None:
-    with pytest.raises(openai.BadRequestError) as caught:
-        _create(peers, n=2)
+def _seeds_sent(peers: Peers) -> list[int]:
+    """The seed of every generation call the simulator received, in the order sent."""
+    calls = peers.sim.recorder.generation_calls()
+    assert all("n" not in call.json() for call in calls)  # each call makes one choice
+    return sorted(call.json()["seed"] for call in calls)
 
-    assert caught.value.param == "n"
-    assert "n > 1" in caught.value.message
-    assert peers.sim.recorder.generation_calls() == []
-    _create(peers, n=1)  # the default value is fine
+
+def test_n_choices_are_n_calls_seeded_from_the_callers_seed(peers: Peers) -> None:
+    reply = _create(peers, n=3, seed=42)
+
+    plans = [expected_chat(MESSAGES, seed=42 + i) for i in range(3)]
+    assert _seeds_sent(peers) == [42, 43, 44]
+    assert [c.index for c in reply.choices] == [0, 1, 2]
+    assert [c.message.content for c in reply.choices] == [p.text for p in plans]
+    assert len({c.message.content for c in reply.choices}) == 3
+    assert [c.finish_reason for c in reply.choices] == ["stop"] * 3
+    assert reply.usage is not None
+    assert reply.usage.prompt_tokens == 3 * chat_tokens(MESSAGES)
+    assert reply.usage.completion_tokens == sum(p.generated_tokens for p in plans)
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+
+
+def test_n_choices_stream_as_one_stream_with_a_usage_chunk_summed(peers: Peers) -> None:
+    stream = _create(peers, n=2, seed=7, stream=True, stream_options={"include_usage": True})
+    chunks = list(stream)
+
+    plans = [expected_chat(MESSAGES, seed=7 + i) for i in range(2)]
+    assert _seeds_sent(peers) == [7, 8]
+    texts, reasons, roles = ["", ""], [[], []], [[], []]
+    for chunk in chunks[:-1]:
+        (choice,) = chunk.choices  # one choice per chunk, as OpenAI streams them
+        texts[choice.index] += choice.delta.content or ""
+        reasons[choice.index] += [choice.finish_reason] if choice.finish_reason else []
+        roles[choice.index] += [choice.delta.role] if choice.delta.role else []
+    assert texts == [p.text for p in plans] and texts[0] != texts[1]
+    assert reasons == [["stop"], ["stop"]]
+    assert roles == [["assistant"], ["assistant"]]
+    assert len({c.id for c in chunks}) == 1
+    usage = chunks[-1].usage
+    assert chunks[-1].choices == [] and usage is not None
+    assert all(c.usage is None for c in chunks[:-1])
+    assert usage.prompt_tokens == 2 * chat_tokens(MESSAGES)
+    assert usage.completion_tokens == sum(p.generated_tokens for p in plans)
+
+
+def test_n_choices_of_a_completion_streamed_and_not(peers: Peers) -> None:
+    client, prompt = peers.openai(), "Once upon a time"
+    reply = client.completions.create(model=peers.model, prompt=prompt, n=2, seed=3, max_tokens=6)
+    chunks = list(
+        client.completions.create(
+            model=peers.model, prompt=prompt, n=2, seed=3, max_tokens=6, stream=True
+        )
+    )
+
+    plans = [expected_generate(prompt, seed=3 + i, max_new_tokens=6) for i in range(2)]
+    assert [c.text for c in reply.choices] == [p.text for p in plans]
+    assert [c.index for c in reply.choices] == [0, 1]
+    assert reply.usage is not None and reply.usage.completion_tokens == 12
+    streamed = ["", ""]
+    for chunk in chunks:
+        for choice in chunk.choices:
+            streamed[choice.index] += choice.text
+    assert streamed == [p.text for p in plans]
+    assert len(peers.sim.recorder.generation_calls()) == 4
+
+
+def test_n_without_a_seed_lets_the_engine_draw_one_per_call(peers: Peers) -> None:
+    reply = _create(peers, n=2)
+
+    calls = peers.sim.recorder.generation_calls()
+    assert len(calls) == 2 and all("seed" not in call.json() for call in calls)
+    assert len(reply.choices) == 2
 
 
 def test_nulls_are_not_forwarded(peers: Peers) -> None:

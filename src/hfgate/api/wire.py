@@ -17,7 +17,9 @@ from typing import Any
 
 import orjson
 
+from hfgate import __version__
 from hfgate.chat.context import token_limit
+from hfgate.chat.fanout import Part
 from hfgate.chat.service import Prepared
 from hfgate.errors import HfgateError
 from hfgate.upstream.base import Completion
@@ -35,6 +37,7 @@ from hfgate.values.events import (
 from hfgate.values.served import ServedModel
 
 DONE = b"data: [DONE]\n\n"
+FINGERPRINT = f"hfgate-{__version__}"
 TGI_KEEPALIVE = b":\n\n"
 # hfgate's errors as TGI's ``error_type`` values, for the clients that read them.
 TGI_ERROR_TYPES = {400: "validation", 422: "validation", 429: "overloaded", 424: "generation"}
@@ -84,14 +87,29 @@ async def first_batch(batches: AsyncGenerator[Batch, None]) -> Batch:
 class OpenAIStream:
     """One response's id, creation time and model, shared by its body or all of its chunks."""
 
-    def __init__(self, model: str, kind: str = "chat", include_usage: bool = False) -> None:
+    def __init__(
+        self,
+        model: str,
+        kind: str = "chat",
+        include_usage: bool = False,
+        fingerprint: str | None = None,
+    ) -> None:
         self.model, self.kind, self.include_usage = model, kind, include_usage
+        # The engine's own when it is known, else hfgate's: text_generation's client needs one.
+        self.fingerprint = fingerprint or FINGERPRINT
         self.id = new_id("chatcmpl" if kind == "chat" else "cmpl")
         self.created = int(time.time())
+        self.index = 0  # the choice this stream's chunks belong to (see ``choice``)
         self.first = True
         self.failed = False
         self._text_head = b""  # made by the first plain text delta (streams only)
         self._text_tail = b""
+
+    def choice(self, index: int) -> OpenAIStream:
+        """The chunks of choice ``index`` of the same answer (``n`` > 1): same id and time."""
+        other = OpenAIStream(self.model, self.kind, False, self.fingerprint)
+        other.id, other.created, other.index = self.id, self.created, index
+        return other
 
     def _text_frame(self) -> None:
         """The bytes around a plain text delta, the chunk of almost every token: its text is
@@ -99,31 +117,57 @@ class OpenAIStream:
         obj = "chat.completion.chunk" if self.kind == "chat" else "text_completion"
         opened = b'data: {"id":' + orjson.dumps(self.id) + b',"object":"' + obj.encode()
         opened += b'","created":' + str(self.created).encode() + b',"model":'
-        opened += orjson.dumps(self.model) + b',"choices":[{"index":0,'
+        opened += orjson.dumps(self.model) + b',"system_fingerprint":'
+        opened += orjson.dumps(self.fingerprint) + b',"choices":[{"index":'
+        opened += str(self.index).encode() + b","
         chat = self.kind == "chat"
         self._text_head = opened + (b'"delta":{"content":' if chat else b'"text":')
         closing = b',"logprobs":null,"finish_reason":null}]}\n\n'
         self._text_tail = (b"}" if chat else b"") + closing
 
     def _base(self, obj: str) -> dict[str, Any]:
-        return {"id": self.id, "object": obj, "created": self.created, "model": self.model}
+        return {
+            "id": self.id,
+            "object": obj,
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": self.fingerprint,
+        }
 
     def completion(self, result: Completion) -> dict[str, Any]:
-        if self.kind == "chat":
-            message: dict[str, Any] = {"role": "assistant", "content": result.text}
-            if result.tool_calls:
-                message["tool_calls"] = result.tool_calls
-            choice = {"index": 0, "message": message, "logprobs": result.logprobs}
-            reason = "tool_calls" if result.tool_calls else result.finish_reason or "stop"
-            choice["finish_reason"] = reason
-            body = self._base("chat.completion")
-        else:
-            choice = {"index": 0, "text": result.text or "", "logprobs": result.logprobs}
-            choice["finish_reason"] = result.finish_reason or "stop"
-            body = self._base("text_completion")
-        body["choices"] = [choice]
-        body["usage"] = result.usage.to_dict()
+        return self.completions([result])
+
+    def completions(self, results: list[Completion]) -> dict[str, Any]:
+        """One body for the choices of one answer (``n`` of them), their usage summed."""
+        body = self._base("chat.completion" if self.kind == "chat" else "text_completion")
+        body["choices"] = [self._choice(i, result) for i, result in enumerate(results)]
+        usage = Usage()
+        for result in results:
+            usage.prompt_tokens += result.usage.prompt_tokens
+            usage.completion_tokens += result.usage.completion_tokens
+        body["usage"] = usage.to_dict()
         return body
+
+    def _choice(self, index: int, result: Completion) -> dict[str, Any]:
+        if self.kind != "chat":
+            text = result.text or ""
+            reason = result.finish_reason or "stop"
+            return {
+                "index": index,
+                "text": text,
+                "logprobs": result.logprobs,
+                "finish_reason": reason,
+            }
+        message: dict[str, Any] = {"role": "assistant", "content": result.text}
+        if result.tool_calls:
+            message["tool_calls"] = result.tool_calls
+        reason = "tool_calls" if result.tool_calls else result.finish_reason or "stop"
+        return {
+            "index": index,
+            "message": message,
+            "logprobs": result.logprobs,
+            "finish_reason": reason,
+        }
 
     async def sse(
         self, batches: AsyncGenerator[Batch, None], first: Batch | None = None
@@ -178,10 +222,10 @@ class OpenAIStream:
                 self.first = False
             if calls:
                 part["tool_calls"] = calls
-            choice: dict[str, Any] = {"index": 0, "delta": part}
+            choice: dict[str, Any] = {"index": self.index, "delta": part}
             body = self._base("chat.completion.chunk")
         else:
-            choice = {"index": 0, "text": text}
+            choice = {"index": self.index, "text": text}
             body = self._base("text_completion")
         choice["logprobs"] = logprobs
         choice["finish_reason"] = reason
@@ -194,6 +238,47 @@ class OpenAIStream:
         body["choices"] = []
         body["usage"] = usage.to_dict()
         return sse(body)
+
+
+class ChoicesStream:
+    """The SSE of an answer with ``n`` choices (``chat.fanout``): each choice's chunks carry
+    its index, its own ``role`` first and ``finish_reason`` last; the answer's usage (summed),
+    a failure and the keepalives are the whole answer's."""
+
+    def __init__(self, answer: OpenAIStream, n: int) -> None:
+        self.answer = answer
+        self.choices = [answer.choice(i) for i in range(n)]
+
+    async def sse(
+        self, parts: AsyncGenerator[list[Part], None], first: list[Part]
+    ) -> AsyncIterator[bytes]:
+        """``first``: the parts already taken from ``parts`` (``first_parts``)."""
+        async with contextlib.aclosing(parts):  # closing it ends every call
+            if data := self.render(first):
+                yield data
+            async for group in parts:
+                if data := self.render(group):
+                    yield data
+        yield DONE
+
+    def render(self, group: list[Part]) -> bytes:
+        return b"".join(
+            [
+                (self.answer if part.index is None else self.choices[part.index]).render(part.batch)
+                for part in group
+            ]
+        )
+
+
+async def first_parts(parts: AsyncGenerator[list[Part], None]) -> list[Part]:
+    """``first_batch`` for an answer with several choices: a failure of any of them before
+    anything was sent is raised, for its HTTP status."""
+    first = await anext(parts)
+    for part in first:
+        if part.batch and isinstance(part.batch[0], Error):
+            await parts.aclose()
+            raise part.batch[0].error
+    return first
 
 
 class WorkspaceStream(OpenAIStream):

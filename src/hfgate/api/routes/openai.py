@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response, StreamingResponse
 
-from hfgate.api import wire
+from hfgate.api import choices, wire
 from hfgate.api.bodies import OBJECT_BODY, SSE_HEADERS, json_body
 from hfgate.api.deps import caller, generation_caller, services
 from hfgate.api.disconnect import cancel_on_disconnect
@@ -17,6 +17,8 @@ from hfgate.chat.service import Prepared
 from hfgate.errors import InvalidRequest
 from hfgate.values.principal import Principal
 from hfgate.values.request import (
+    ChatRequest,
+    CompletionRequest,
     ContextPolicy,
     check_policy,
     parse_chat_request,
@@ -39,7 +41,12 @@ def context_policy(request: Request, principal: Principal) -> ContextPolicy:
     )
 
 
-async def _respond(request: Request, prepared: Prepared, who: Caller, stream: bool) -> Response:
+async def _respond(
+    request: Request, prepared: Prepared, who: Caller, asked: ChatRequest | CompletionRequest
+) -> Response:
+    if asked.n > 1:  # n calls side by side; n = 1 stays the plain path below
+        return await choices.respond(request, prepared, who, asked)
+    stream = asked.stream
     chat = services(request).chat
     headers = wire.fit_headers(prepared)
     render = wire.OpenAIStream(prepared.model.name, prepared.kind, prepared.include_usage)
@@ -61,7 +68,7 @@ async def chat_response(request: Request, principal: Principal, body: Any) -> Re
     prepared = await services(request).chat.prepare_chat(
         chat_request, context_policy(request, principal)
     )
-    return await _respond(request, prepared, Caller(principal, "chat"), chat_request.stream)
+    return await _respond(request, prepared, Caller(principal, "chat"), chat_request)
 
 
 async def completion_response(request: Request, principal: Principal, body: Any) -> Response:
@@ -70,7 +77,7 @@ async def completion_response(request: Request, principal: Principal, body: Any)
     chat = services(request).chat
     prepared = await chat.prepare_completion(completion_request, context_policy(request, principal))
     who = Caller(principal, "completion")
-    return await _respond(request, prepared, who, completion_request.stream)
+    return await _respond(request, prepared, who, completion_request)
 
 
 # These two are also served by the fast lane (api/fastlane.py): they take only the request.
