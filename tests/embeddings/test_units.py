@@ -305,10 +305,9 @@ def test_truncation_follows_the_request_then_the_policy() -> None:
     strict_key = ContextPolicy(None, None, "strict")
     assert truncates(True, strict_key, model()) is True
     assert truncates(None, strict_key, model()) is False
-    assert truncates(None, strict_key, model(auto_truncate=True)) is True
-    assert (
-        truncates(None, ContextPolicy("strict", None, "trim"), model(auto_truncate=True)) is False
-    )
+    assert truncates(None, strict_key, model(auto_truncate=True)) is False  # TEI's default
+    assert truncates(None, ContextPolicy("strict", None, "trim"), model()) is False
+    assert truncates(None, ContextPolicy(None, None, "trim"), model()) is True  # the workspace
     assert truncates(None, ContextPolicy(None, "trim", "strict"), model()) is True
     assert truncates(None, strict_key, model(context_policy="trim")) is True
 

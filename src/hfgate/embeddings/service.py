@@ -67,11 +67,12 @@ class Ranking:
 
 def truncates(asked: bool | None, policy: ContextPolicy, model: ServedModel) -> bool:
     """Whether over-long inputs are cut rather than refused: the request's ``truncate``, else
-    the context policy (header, key, model; a TEI started with ``--auto-truncate`` counts as a
-    model set to trim), else the caller's default (refuse for API keys, as OpenAI does)."""
+    the context policy (header, key, the model's setting), else the caller's default (refuse
+    for API keys, as OpenAI does). The endpoint's own ``--auto-truncate`` is not a policy: it
+    is on by default since TEI 1.9.0, and would make every endpoint cut silently."""
     if asked is not None:
         return asked
-    return not policy.strict_for(model.context_policy or ("trim" if model.auto_truncate else None))
+    return not policy.strict_for(model.context_policy)
 
 
 def estimate(items: Sequence[tei.Input]) -> int:
