@@ -8,12 +8,16 @@ an object where a string belongs) fails where it happened.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
-from pydantic import BaseModel
+from langchain_core.tools import BaseTool, tool
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel, SecretStr
 
 from tests.chat.support import Peers
+from tests.support.peers import ADMIN_KEY
 
 VLLM_MODEL = "Qwen/Qwen2.5-7B-Instruct"
 VISION_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
@@ -113,3 +117,41 @@ def sent_all(peers: Peers) -> list[dict[str, Any]]:
 def weather(city: str, unit: str = "celsius") -> str:
     """What the test's tool answers (the model's next turn sees it)."""
     return json.dumps({"city": city, "temperature": 21, "unit": unit, "sky": "clear"})
+
+
+# -- LangChain -----------------------------------------------------------------------------------
+
+
+@tool
+def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -> str:
+    """The current weather in a city."""
+    return weather(city, unit)
+
+
+@tool
+def get_time(timezone: str) -> str:
+    """The current time in a time zone."""
+    return f"12:00 in {timezone}"
+
+
+LC_TOOLS: list[BaseTool] = [get_weather, get_time]
+LC_TOOLS_BY_NAME = {t.name: t for t in LC_TOOLS}
+
+
+def lc_schema(name: str) -> dict[str, Any]:
+    """The JSON schema LangChain sends for one of ``LC_TOOLS``."""
+    tool_spec = convert_to_openai_tool(LC_TOOLS_BY_NAME[name])
+    parameters: dict[str, Any] = tool_spec["function"]["parameters"]
+    return parameters
+
+
+def chat_model(peers: Peers, **kwargs: Any) -> ChatOpenAI:
+    """LangChain's OpenAI chat model, pointed at hfgate as its docs say for any OpenAI server."""
+    return ChatOpenAI(
+        model=peers.model,
+        base_url=peers.gateway.url + "/v1",
+        api_key=SecretStr(ADMIN_KEY),
+        max_retries=0,
+        timeout=30,
+        **kwargs,
+    )

@@ -249,12 +249,20 @@ def test_text_generation_chat_tool_loop(tgi: Peers) -> None:
     raises=AttributeError,
 )
 def test_text_generation_chat_stream_with_tools(tgi: Peers) -> None:
-    chunks = list(
-        _tgi_client(tgi).chat(
-            [Message(role="user", content=ASK_WEATHER)],
-            tools=_tg_tools(),
-            max_tokens=200,
-            stream=True,
-        )
-    )
-    assert chunks
+    arguments_text, names, reasons = "", [], []
+    for chunk in _tgi_client(tgi).chat(
+        [Message(role="user", content=ASK_WEATHER)],
+        tools=_tg_tools(),
+        max_tokens=200,
+        stream=True,
+    ):
+        choice = chunk.choices[0]
+        if choice.delta.tool_calls is not None:  # one object per delta in this client
+            arguments_text += choice.delta.tool_calls.function.arguments
+            names.append(choice.delta.tool_calls.function.name)
+        reasons.append(choice.finish_reason)
+        if choice.finish_reason:
+            break  # the client cannot read TGI's `data: [DONE]` either
+    assert "get_weather" in names
+    arguments("get_weather", arguments_text)
+    assert [r for r in reasons if r] == ["tool_calls"]

@@ -15,54 +15,23 @@ from typing import Any, Literal
 
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
-from langchain_core.tools import BaseTool, tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from langchain_openai import ChatOpenAI
 
 from tests.chat.support import Peers
 from tests.clients.support import (
     ASK_WEATHER,
     CITY_SCHEMA,
+    LC_TOOLS,
+    LC_TOOLS_BY_NAME,
     City,
+    chat_model,
     checked,
     engine,
+    lc_schema,
     sent,
     sent_all,
     weather,
 )
-from tests.support.peers import ADMIN_KEY
-
-
-@tool
-def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -> str:
-    """The current weather in a city."""
-    return weather(city, unit)
-
-
-@tool
-def get_time(timezone: str) -> str:
-    """The current time in a time zone."""
-    return f"12:00 in {timezone}"
-
-
-TOOLS: list[BaseTool] = [get_weather, get_time]
-BY_NAME = {t.name: t for t in TOOLS}
-
-
-def chat_model(peers: Peers, **kwargs: Any) -> ChatOpenAI:
-    return ChatOpenAI(
-        model=peers.model,
-        base_url=peers.gateway.url + "/v1",
-        api_key=ADMIN_KEY,  # type: ignore[arg-type]
-        max_retries=0,
-        timeout=30,
-        **kwargs,
-    )
-
-
-def _schema(name: str) -> dict[str, Any]:
-    parameters: dict[str, Any] = convert_to_openai_tool(BY_NAME[name])["function"]["parameters"]
-    return parameters
 
 
 def _streamed(runnable: Any, messages: list[BaseMessage]) -> AIMessageChunk:
@@ -79,7 +48,7 @@ def _streamed(runnable: Any, messages: list[BaseMessage]) -> AIMessageChunk:
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "invoke"])
 def test_bind_tools_in_a_multi_step_tool_loop(peers: Peers, stream: bool) -> None:
-    llm = chat_model(peers, stream_usage=True).bind_tools(TOOLS)
+    llm = chat_model(peers, stream_usage=True).bind_tools(LC_TOOLS)
     messages: list[BaseMessage] = [HumanMessage(ASK_WEATHER)]
     turns: list[AIMessage] = []
     for _ in range(4):
@@ -91,13 +60,15 @@ def test_bind_tools_in_a_multi_step_tool_loop(peers: Peers, stream: bool) -> Non
         if not reply.tool_calls:
             break
         for call in reply.tool_calls:
-            messages.append(BY_NAME[call["name"]].invoke(call))  # a ToolMessage with its id
+            messages.append(
+                LC_TOOLS_BY_NAME[call["name"]].invoke(call)
+            )  # a ToolMessage with its id
 
     assert len(turns) == 2, [t.content or t.tool_calls for t in turns]
     first, last = turns
     assert [c["name"] for c in first.tool_calls] == ["get_weather"]
     call = first.tool_calls[0]
-    checked(call["args"], _schema("get_weather"))
+    checked(call["args"], lc_schema("get_weather"))
     assert call["id"]
     assert first.response_metadata["finish_reason"] == "tool_calls"
     assert isinstance(last.content, str) and last.content
@@ -107,7 +78,7 @@ def test_bind_tools_in_a_multi_step_tool_loop(peers: Peers, stream: bool) -> Non
     # What the engine got on the second turn: the call and the tool's answer, tied by the id.
     requests = sent_all(peers)
     assert len(requests) == 2
-    assert requests[0]["tools"] == [convert_to_openai_tool(t) for t in TOOLS]
+    assert requests[0]["tools"] == [convert_to_openai_tool(t) for t in LC_TOOLS]
     history = requests[1]["messages"]
     assert [m["role"] for m in history] == ["user", "assistant", "tool"]
     assert history[1]["tool_calls"][0]["id"] == call["id"]

@@ -11,8 +11,7 @@ import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 
 from tests.chat.support import Peers
-from tests.clients.support import ASK_WEATHER, checked, sent_all
-from tests.clients.test_langchain import TOOLS, _schema, chat_model
+from tests.clients.support import ASK_WEATHER, LC_TOOLS, chat_model, checked, lc_schema, sent_all
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -24,7 +23,7 @@ def _agent(peers: Peers) -> Any:
         # langgraph 1.x points to langchain.agents.create_agent (another package); the
         # prebuilt agent is still the one LangGraph ships.
         warnings.simplefilter("ignore")
-        return create_react_agent(chat_model(peers), TOOLS)
+        return create_react_agent(chat_model(peers), LC_TOOLS)
 
 
 def _check_run(peers: Peers, messages: list[Any]) -> None:
@@ -32,7 +31,7 @@ def _check_run(peers: Peers, messages: list[Any]) -> None:
     assert kinds == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage"], kinds
     _, called, result, answer = messages
     assert [c["name"] for c in called.tool_calls] == ["get_weather"]
-    args = checked(called.tool_calls[0]["args"], _schema("get_weather"))
+    args = checked(called.tool_calls[0]["args"], lc_schema("get_weather"))
     assert isinstance(result, ToolMessage) and result.status == "success"
     assert result.tool_call_id == called.tool_calls[0]["id"]
     assert json.loads(str(result.content))["city"] == args["city"]
