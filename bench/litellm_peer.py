@@ -91,13 +91,16 @@ def ensure_venv() -> Path:
     return VENV
 
 
-def config(sim_url: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """LiteLLM's config.yaml content (written as JSON, which YAML reads as is)."""
+def config(
+    sim_url: str, settings: dict[str, Any], extra_models: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """LiteLLM's config.yaml content (written as JSON, which YAML reads as is); extra models
+    (the embeddings simulator's) are listed as given."""
     params = {"model": f"openai/{MODEL}", "api_base": f"{sim_url}/v1", "api_key": SIM_TOKEN}
     entry: dict[str, Any] = {"model_name": MODEL, "litellm_params": params}
     if settings.get("model_info"):
         entry["model_info"] = settings["model_info"]
-    document: dict[str, Any] = {"model_list": [entry]}
+    document: dict[str, Any] = {"model_list": [entry, *(extra_models or [])]}
     for section in ("litellm_settings", "general_settings", "router_settings"):
         if settings.get(section):
             document[section] = settings[section]
@@ -116,12 +119,14 @@ def launch(
     port: int,
     settings: dict[str, Any] | None = None,
     name: str = "litellm",
+    extra_models: list[dict[str, Any]] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``litellm --config`` on ``port`` (one worker); ready about 20 s later."""
     settings = SETTINGS if settings is None else settings
     ensure_venv()
     path = workdir / f"{name}-config.yaml"
-    path.write_text(json.dumps(config(sim_url, settings), indent=2) + "\n")
+    document = config(sim_url, settings, extra_models)
+    path.write_text(json.dumps(document, indent=2) + "\n")
     argv = [str(VENV / "bin" / "litellm"), "--config", str(path), "--host", HOST]
     argv += ["--port", str(port), "--num_workers", "1", *settings.get("flags", [])]
     env = clean_env(LITELLM_LOG="ERROR", **settings.get("env", {}))

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import litellm_peer
+import teibench
 from common import (
     ADMIN_KEY,
     HOST,
@@ -110,6 +111,7 @@ class Peers:
         self.servers: dict[str, Server] = {}
         self.rest_memory: dict[str, dict[str, Any]] = {}
         self.startup_s: dict[str, float] = {}
+        self.embeddings_ready = True  # both hfgates took the TEI simulators
 
     @property
     def sim_url(self) -> str:
@@ -117,6 +119,7 @@ class Peers:
 
     def start(self) -> None:
         self.start_sim()
+        self.start_tei()
         litellm_port = free_port()
         litellm = self.launch_litellm(litellm_port)  # the slowest to start: first
         self.start_hfgate("hfgate", workers=1)
@@ -142,6 +145,17 @@ class Peers:
         self.patch_sim(max_concurrent_requests=100_000)
         log(f"simulator pid {proc.pid} on {sim.url}")
 
+    def start_tei(self) -> None:
+        """The embeddings simulators (``bench/teibench.py``): one taking 256 inputs per call,
+        one taking 32 and holding each call a moment."""
+        for name, max_batch in teibench.SERVERS.items():
+            port = free_port()
+            delay = 0.0 if max_batch > teibench.PART else teibench.SPLIT_DELAY
+            argv = teibench.tei_argv(port, max_batch, delay)
+            server = self.add(name, self.procs.start(name, argv, clean_env()), port, SIM_TOKEN)
+            self.startup_s[name] = wait_http(f"{server.url}/_sim/state", server.proc, name)
+            log(f"TEI simulator {name} pid {server.proc.pid} on {server.url}")
+
     def start_hfgate(self, name: str, workers: int) -> None:
         port, home = free_port(), self.workdir / f"{name}-home"
         env = clean_env(
@@ -162,12 +176,16 @@ class Peers:
         self.register(server)
 
     def launch_litellm(self, port: int) -> Server:
-        proc = litellm_peer.launch(self.procs, self.workdir, self.sim_url, port)
+        urls = {name: self.servers[name].url for name in teibench.SERVERS}
+        extra = teibench.litellm_models(urls)
+        proc = litellm_peer.launch(self.procs, self.workdir, self.sim_url, port, extra_models=extra)
         return self.add("litellm", proc, port, litellm_peer.key(litellm_peer.SETTINGS))
 
     def register(self, server: Server) -> None:
         summary = register_sim(server.url, self.sim_url, server.name)
         log(f"registered the simulator in {server.name}: {summary}")
+        urls = {name: self.servers[name].url for name in teibench.SERVERS}
+        self.embeddings_ready &= teibench.register(server.url, urls)
 
     def patch_sim(self, **changes: Any) -> None:
         response = httpx.patch(f"{self.sim_url}/_sim/state", json=changes, timeout=10)

@@ -18,6 +18,7 @@ from typing import Any
 from common import LOADGEN, NONSTREAM_TOKENS, ROOT, STREAM_TOKENS, TARGETS, log, request_body
 from peers import Peers
 from procs import die_with_parent, machine_busy, own_and_children
+from teibench import embedding_phases
 
 # What each mode runs; durations in seconds.
 PLANS: dict[str, dict[str, Any]] = {
@@ -37,6 +38,11 @@ PLANS: dict[str, dict[str, Any]] = {
         "idle_token_delay": 3.0,
         "idle_open_rate": 200,
         "recovery_count": 20,
+        "embed_count": 300,
+        "embed_warmup": 30,
+        "embed_concurrency": 16,
+        "embed_duration": 10.0,
+        "embed_split_count": 100,
         "slices": 5,
         "ramp": 0.5,
     },
@@ -56,6 +62,11 @@ PLANS: dict[str, dict[str, Any]] = {
         "idle_token_delay": 3.0,
         "idle_open_rate": 200,
         "recovery_count": 10,
+        "embed_count": 30,
+        "embed_warmup": 5,
+        "embed_concurrency": 16,
+        "embed_duration": 2.0,
+        "embed_split_count": 10,
         "slices": 2,
         "ramp": 0.3,
     },
@@ -127,6 +138,7 @@ def run_phases(peers: Peers, plan: dict[str, Any], profile: Path | None) -> dict
     r: dict[str, Any] = {}
     plain_phases(peers, plan, r)
     stream_phases(peers, plan, r)
+    embedding_phases(peers, plan, r)
     client_phases(peers, plan, r)
     floor_phase(peers, plan, r)
     idle_phases(peers, plan, r)

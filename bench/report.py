@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import teibench
 from common import LABELS, NONSTREAM_TOKENS, STREAM_TOKENS, TARGETS
 from summary import ratio
 
@@ -239,6 +240,7 @@ def tables(summary: dict[str, Any], machine: dict[str, Any], plan: dict[str, Any
         head,
         latency_tables(summary, plan),
         load_tables(summary, plan),
+        teibench.tables(summary.get("embeddings", {}), plan),
         memory_tables(summary, plan),
         error_table(summary),
         targets_table(summary),

@@ -13,6 +13,9 @@ generator (``bench/loadgen.py``) is a fresh process per phase. The phases (``ben
 * requests/s at concurrency 64 and tokens/s with 256 concurrent streams, in alternating
   windows, with the CPU time each process spent per request or token;
 * time to first token at concurrency 1;
+* embeddings (``bench/teibench.py``): batches of 1, 32 and 256 inputs at concurrency 1 and
+  16, direct to a simulated TEI, via hfgate and via LiteLLM; 256 inputs to an endpoint taking
+  32 per call, split by hfgate versus sent in turn by one caller;
 * 1,000 idle streams held open through each target: its memory per stream, errors, recovery;
 * resident memory of every server at rest;
 * aiohttp vs httpx as clients of the simulator, and hfgate's floor (``GET /healthz``).
@@ -46,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import litellm_peer
+import teibench
 from common import BENCH, NONSTREAM_TOKENS, ROOT, STREAM_TOKENS, log
 from peers import Peers
 from phases import CLIENT_VARIANTS, PLANS, run_phases
@@ -198,7 +202,7 @@ def measure(args: argparse.Namespace, quiet: Quiet, plan: dict[str, Any]) -> dic
         results = run_phases(peers, plan, args.profile)
         memory, startup = peers.rest_memory, peers.startup_s
     summary = summarize(results, plan, memory, CLIENT_VARIANTS)
-    names = ("hfgate", "hfgate2", "litellm", "sim")
+    names = ("hfgate", "hfgate2", "litellm", "sim", *teibench.SERVERS)
     summary["server_exceptions"] = {name: exceptions_in(logs / f"{name}.log") for name in names}
     summary["startup_s"] = startup
     return {"summary": summary, "results": results}
@@ -213,6 +217,9 @@ def setup(args: argparse.Namespace) -> dict[str, Any]:
         "litellm": f"litellm[proxy]=={litellm_peer.VERSION} --num_workers 1, own venv",
         "litellm_settings": litellm_peer.SETTINGS,
         "load_generator": "bench/loadgen.py: aiohttp, one session, its own process",
+        "embeddings": "hfgate sim --engine tei twice: 256 inputs per call (every target sends"
+        f" batches whole), and {teibench.PART} per call with {teibench.SPLIT_DELAY * 1000:g}"
+        " ms per call (hfgate splits; direct sends the pieces in turn)",
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import teibench
 from common import GATEWAYS, TARGETS
 
 
@@ -239,6 +240,7 @@ def summarize(
         "clients": clients(results, variants, conc),
         "errors": errors(results),
         "other_processes_cores": other_load(results),
+        "embeddings": teibench.summarize(results),
     }
     summary["targets"] = {gw: goals(summary, gw) for gw in ("hfgate", "hfgate2")}
     return summary
