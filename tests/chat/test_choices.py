@@ -133,3 +133,28 @@ def test_the_tgi_base_url_serves_n_too(peers: Peers) -> None:
     assert answer.status_code == 200, answer.text
     contents = [c["message"]["content"] for c in answer.json()["choices"]]
     assert contents == [expected_chat(MESSAGES, seed=11 + i).text for i in range(2)]
+
+
+def _usage(peers: Peers, requests: int | None = None) -> dict[str, Any] | None:
+    """The model's usage so far (once it counts ``requests``: records are written in batches)."""
+    with peers.client() as client:
+        rows = client.get("/api/usage").json()["by_model"]
+    row = next((r for r in rows if r["key"] == peers.model), None)
+    if row is None:
+        row = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
+    return row if requests is None or row["requests"] == requests else None
+
+
+def test_each_call_is_recorded_like_any_call(peers: Peers) -> None:
+    before = _usage(peers)
+    assert before is not None
+
+    with peers.client() as client:
+        reply = chat(client, peers.model, messages=MESSAGES, n=3, seed=2).json()
+
+    after = wait_for(lambda: _usage(peers, requests=before["requests"] + 3))
+    assert (
+        after["completion_tokens"] - before["completion_tokens"]
+        == (reply["usage"]["completion_tokens"])
+    )
+    assert after["prompt_tokens"] - before["prompt_tokens"] == reply["usage"]["prompt_tokens"]

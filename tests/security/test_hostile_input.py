@@ -112,6 +112,7 @@ TARGETS: dict[tuple[str, str], Target] = {
     ("POST", "/tgi/{rest:path}"): Target(
         {"inputs": "hi", "parameters": {"max_new_tokens": 2}}, (), ("inputs",)
     ),
+    ("POST", "/tgi/{rest:path} tokenize"): Target({"inputs": "hi"}, (), ("inputs",)),
     ("POST", "/api/integrations"): Target(
         CREDENTIAL | {"name": "hostile"}, ("api_key", "endpoint", "model_name", "name")
     ),
@@ -131,6 +132,7 @@ TARGETS: dict[tuple[str, str], Target] = {
     ("PATCH", "/api/conversations/{conversation_id}"): Target(
         {"title": "t"}, ("model",), ("title",)
     ),
+    ("POST", "/api/conversations/{conversation_id}/messages/{message_id}/select"): Target({}),
     ("POST", "/api/conversations/{conversation_id}/chat"): Target(
         {"content": "hi", "max_tokens": 2}, ("model",), ("content",)
     ),

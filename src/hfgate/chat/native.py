@@ -4,7 +4,9 @@
 the gateway as if it were the endpoint: bodies go upstream as sent (after the context check),
 answers come back as TGI wrote them — a stream as ``Relayed`` events carrying TGI's own bytes —
 through the same call lifecycle as the OpenAI routes. ``/info`` is answered from what
-validation learned (``hfgate.api.wire.tgi_info``), so asking for it never wakes an endpoint.
+validation learned (``hfgate.api.wire.tgi_info``) and ``/health`` from the status board, so
+asking for either never wakes an endpoint. ``/tokenize`` is relayed: only the endpoint knows
+its tokenizer.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from hfgate.chat import tokens
 from hfgate.chat.context import fit_prompt
 from hfgate.chat.lifecycle import Caller, Tally
 from hfgate.chat.service import ChatService
-from hfgate.errors import InvalidRequest, UpstreamBadRequest, UpstreamProtocolError
+from hfgate.endpoints.state import ModelStatus, StatusEntry
+from hfgate.errors import InvalidRequest, NotFound, UpstreamBadRequest, UpstreamProtocolError
 from hfgate.upstream.base import Call
 from hfgate.upstream.client import MAX_EVENT_BYTES, UpstreamStream
 from hfgate.upstream.tgi import MESSAGES
@@ -24,6 +27,20 @@ from hfgate.values.events import Batch, Relayed, Usage
 from hfgate.values.served import ServedModel
 
 DETAILS = {"details": True}
+# ``/health`` asks "will a call work?". It does in these states: a sleeping or starting
+# endpoint is woken by the call itself, which hfgate holds (with keepalives) until it answers.
+# Saying "unhealthy" there would be worse than slow: health never wakes an endpoint (a probe
+# is traffic that keeps it billed), so a client waiting for "healthy" before calling would
+# wait forever. Paused, failed, deleted, unreachable or refusing hfgate's token: a call fails.
+USABLE = frozenset(
+    {
+        ModelStatus.READY,
+        ModelStatus.IDLE,
+        ModelStatus.SCALED_TO_ZERO,
+        ModelStatus.WAKING,
+        ModelStatus.INITIALIZING,
+    }
+)
 TOKEN_KEY = b'"token":'  # in TGI's stream events; token text never holds it unescaped
 
 
@@ -40,16 +57,34 @@ class NativeService:
             )
         return model
 
+    async def health(self, name: str) -> StatusEntry:
+        """What hfgate knows of the model's endpoint (``USABLE`` or not); asks it nothing."""
+        model = await self.chat.resolve(name)
+        return self.chat.lifecycle.board.get(model.name)
+
+    async def tokenize(self, model: ServedModel, body: Any, who: Caller) -> Any:
+        """TGI's ``/tokenize``, relayed: the endpoint's own tokens of ``inputs``. A call to
+        the endpoint (it may have to wake), so it runs through the lifecycle; it generates
+        nothing, so it spends no tokens."""
+        if model.tokenize_route is None:
+            raise NotFound(
+                f"the endpoint behind {model.name} runs a TGI without /tokenize (added in"
+                " TGI 1.4.0)"
+            )
+        call = Call("/tokenize", generate_body(body)[0], stream=False)
+
+        def attempt(hold: float) -> Awaitable[tuple[Any, Any]]:
+            return self.chat.client.send(model, MESSAGES, call, hold)
+
+        nothing = Usage(0, 0)
+        lifecycle = self.chat.lifecycle
+        answer, _ = await lifecycle.complete(model, who, attempt, lambda _: nothing, nothing)
+        return answer
+
     async def fit(self, model: ServedModel, body: Any) -> tuple[dict[str, Any], int]:
         """Check the prompt against the context window; cap ``max_new_tokens`` when needed.
         Returns the body to send and the prompt's tokens."""
-        if not isinstance(body, dict) or not isinstance(body.get("inputs"), str):
-            raise InvalidRequest(
-                "the body must be a JSON object with a string `inputs`", param="inputs"
-            )
-        parameters = body.get("parameters") or {}
-        if not isinstance(parameters, dict):
-            raise InvalidRequest("`parameters` must be an object", param="parameters")
+        body, parameters = generate_body(body)
         requested = parameters.get("max_new_tokens")
         requested = requested if isinstance(requested, int) and requested > 0 else None
         count = lambda text: self.chat.counter.count_text(model, text)  # noqa: E731
@@ -108,6 +143,18 @@ class _Relay:
 
     def end(self, tally: Tally) -> Batch:
         return []
+
+
+def generate_body(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``body`` and its ``parameters``, if it has TGI's ``/generate`` shape."""
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), str):
+        raise InvalidRequest(
+            "the body must be a JSON object with a string `inputs`", param="inputs"
+        )
+    parameters = body.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise InvalidRequest("`parameters` must be an object", param="parameters")
+    return body, parameters
 
 
 def generated_tokens(answer: Any) -> int:
