@@ -1,6 +1,7 @@
 // The chat page: model picker, streamed markdown answers, stop, regenerate, edit and resend,
 // the context meter, cold-start progress, readable errors, and the conversation history.
 import { api, ApiError, readJson, request } from './lib/api.js';
+import { Attachments, contentWith, imagesOf, textOf } from './lib/attachments.js';
 import { icon } from './lib/icons.js';
 import { renderMarkdown } from './lib/markdown.js';
 import { exportUrl, initShell } from './lib/shell.js';
@@ -301,7 +302,13 @@ function buildMessage(message) {
   message.node = node;
   if (message.id) node.dataset.id = message.id;
   if (message.role === 'user') {
+    const images = imagesOf(message.parts);
+    if (images.length) {
+      node.append(el('div', { class: 'msg-images' },
+        ...images.map((url, i) => el('img', { src: url, alt: `Attached image ${i + 1}` }))));
+    }
     message.body = el('div', { class: 'bubble' }, message.content);
+    message.body.hidden = !message.content;
     node.append(message.body);
     if (message.content.length > LONG_MESSAGE || message.content.split('\n').length > 14) clamp(message, node);
   } else {
@@ -395,9 +402,64 @@ function refreshActions() {
       }
       if (message.role === 'assistant' && message.completion_tokens) buttons.push(usageTag(message));
     }
+    const pager = versionPager(message, busy);
+    if (pager) buttons.unshift(pager);
     message.actions.replaceChildren(...buttons);
     message.node.classList.toggle('last', message === last || message === lastUser);
   }
+}
+
+// -- answer versions: a regenerated answer keeps the earlier ones, ‹ 2 / 3 › flips between
+// them, and the one shown is the one the conversation continues from (the server's "selected")
+
+function versionsOf(message) {
+  return message.versions?.length ? message.versions : [message];
+}
+
+// The server lists each answer's versions as plain records: link them to the shown one, so
+// that every version knows its siblings and the shown one is the very object on the page.
+function linkVersions(messages) {
+  for (const message of messages) {
+    if (message.role !== 'assistant' || !message.versions?.length) continue;
+    const versions = message.versions.map((v) => (v.id === message.id ? message : v));
+    for (const version of versions) version.versions = versions;
+  }
+  return messages;
+}
+
+function versionPager(message, busy) {
+  const versions = versionsOf(message);
+  if (message.role !== 'assistant' || versions.length < 2) return null;
+  const index = versions.indexOf(message);
+  const previous = el('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Previous version', title: 'Previous version', 'data-action': 'previous-version' }, icon('chevron-left'));
+  const next = el('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Next version', title: 'Next version', 'data-action': 'next-version' }, icon('chevron-right'));
+  previous.disabled = busy || index <= 0;
+  next.disabled = busy || index >= versions.length - 1;
+  previous.addEventListener('click', () => showVersion(message, versions[index - 1], 'previous-version'));
+  next.addEventListener('click', () => showVersion(message, versions[index + 1], 'next-version'));
+  const label = el('span', { class: 'version-label' }, `${index + 1} / ${versions.length}`);
+  return el('span', { class: 'versions', role: 'group', 'aria-label': `Version ${index + 1} of ${versions.length}` }, previous, label, next);
+}
+
+async function showVersion(shown, chosen, focus) {
+  const conversation = state.conversation;
+  if (!chosen || state.streaming || state.busy) return;
+  try {
+    await api(`/api/conversations/${encodeURIComponent(conversation.id)}/messages/${encodeURIComponent(chosen.id)}/select`, { method: 'POST' });
+  } catch (err) {
+    toast(err.message, 'error');
+    return;
+  }
+  const index = conversation.messages.indexOf(shown);
+  if (state.conversation !== conversation || index < 0) return;
+  conversation.messages[index] = chosen;
+  shown.node.replaceWith(buildMessage(chosen));
+  meterFromHistory(conversation.messages);
+  refreshActions();
+  // Keep the keyboard where it was: on the same arrow, or the other one at either end.
+  const buttons = chosen.node.querySelectorAll('.versions button');
+  const target = chosen.node.querySelector(`[data-action="${focus}"]`);
+  (target && !target.disabled ? target : [...buttons].find((b) => !b.disabled))?.focus();
 }
 
 // Prompt tokens (when counted) · answer tokens; an answer cut short shows what it had so far.
@@ -438,6 +500,7 @@ async function openConversation(id, { push = true } = {}) {
     return;
   }
   if (ticket !== state.opening) return;
+  linkVersions(conversation.messages);
   state.conversation = conversation;
   if (conversation.model) state.model = conversation.model;
   wakeOnOpen();
@@ -599,19 +662,48 @@ function updateSendState() {
   const busy = state.busy || !!state.streaming;
   sendButton.hidden = busy;
   stopButton.hidden = !busy;
-  sendButton.disabled = busy || !promptBox.value.trim() || !state.model;
+  const empty = !promptBox.value.trim() && !attachments.items.length;
+  sendButton.disabled = busy || empty || !state.model || (attachments.items.length > 0 && !takesImages());
+  attachments.button.hidden = !takesImages();
 }
+
+// -- attached images: only for a model that takes them (its capabilities say "vision") ------
+
+function takesImages() {
+  return !!model(state.model)?.capabilities?.vision;
+}
+
+const attachments = new Attachments({
+  button: $('attach'), input: $('attach-input'), tray: $('attachments'),
+  onChange: () => {
+    updateSendState();
+    if (attachments.items.length && !takesImages()) {
+      showNotice(`${shortName(state.model || 'This model')} does not take images: remove them, or choose a model that does.`, 'warn');
+    }
+  },
+});
+
+promptBox.addEventListener('paste', (event) => {
+  const files = [...(event.clipboardData?.files || [])].filter((f) => f.type.startsWith('image/'));
+  if (!files.length) return;
+  event.preventDefault();
+  if (!takesImages()) {
+    toast(`${shortName(state.model || 'This model')} does not take images.`, 'error');
+    return;
+  }
+  attachments.add(files);
+});
 
 function autosize() {
   promptBox.style.height = 'auto';
   promptBox.style.height = `${Math.min(promptBox.scrollHeight, 220)}px`;
 }
 
-async function send(content) {
-  if (state.busy || state.streaming || !content.trim()) return;
+async function send(text, images = attachments.urls) {
+  if (state.busy || state.streaming || (!text.trim() && !images.length)) return;
   state.busy = true;
   try {
-    await ask(content);
+    await ask(contentWith(text, images));
   } finally {
     state.busy = false;
     updateSendState();
@@ -624,8 +716,10 @@ async function ask(content) {
     toast('Choose a model first.', 'error');
     return;
   }
+  const text = textOf(content);
   promptBox.value = '';
   autosize();
+  attachments.set([]);
   updateSendState();
   const fresh = !state.conversation;
   if (fresh) {
@@ -635,8 +729,7 @@ async function ask(content) {
       keepTemperature(created.id, temperature);
       state.conversation = { ...created, messages: created.messages || [] };
     } catch (err) {
-      promptBox.value = content;
-      autosize();
+      restoreComposer(content);
       showNotice(err.message, 'warn');
       return;
     }
@@ -646,7 +739,8 @@ async function ask(content) {
     shell.setActive(state.conversation.id);
     updateTopbar();
   }
-  const question = { id: null, role: 'user', content, status: 'complete' };
+  const parts = Array.isArray(content) ? content : null;
+  const question = { id: null, role: 'user', content: text, parts, status: 'complete' };
   state.conversation.messages.push(question);
   list.append(buildMessage(question));
   renderEmpty();
@@ -686,26 +780,37 @@ async function discardIfEmpty(conversation, content) {
   const settings = { system: systemOf(conversation), temperature: temperatureOf(conversation) };
   keepTemperature(conversation.id, null);
   if (state.conversation === conversation) startOver(settings);
-  if (!promptBox.value) {
-    promptBox.value = content;
-    autosize();
-    updateSendState();
-  }
+  restoreComposer(content);
 }
 
-async function streamAnswer(body, question) {
+// A question refused before anything was stored goes back into the composer, images too.
+function restoreComposer(content) {
+  if (promptBox.value || attachments.items.length) return;
+  promptBox.value = textOf(content);
+  attachments.set(imagesOf(Array.isArray(content) ? content : []));
+  autosize();
+  updateSendState();
+}
+
+async function streamAnswer(body, question, previous = null) {
   const conversation = state.conversation;
   const modelId = state.model;
   const answer = {
     id: null, role: 'assistant', content: '', model: modelId, status: 'streaming',
     error: null, prompt_tokens: null, completion_tokens: null,
   };
+  if (previous) {
+    // A new version of an answer: the earlier ones stay (a failed one is replaced).
+    answer.versions = [...previous.filter((v) => v.status !== 'error'), answer];
+    for (const version of answer.versions) version.versions = answer.versions;
+  }
   conversation.messages.push(answer);
   list.append(buildMessage(answer));
   const controller = new AbortController();
   const run = {
     answer, question, controller, conversation, stopped: false, gotToken: false,
     waking: null, timer: null, started: performance.now(), tokens: 0, promptCounted: null,
+    regenerated: !!previous,
   };
   state.streaming = run;
   updateSendState();
@@ -882,7 +987,9 @@ function finish(run, status, error = null) {
   refreshActions();
   scrollToBottom();
   shell.refresh();
-  if (!answer.id && state.conversation === run.conversation) {
+  // A new version stopped before its first word is not kept: show the stored versions again.
+  const unkept = run.regenerated && !answer.content && status !== 'error';
+  if ((unkept || !answer.id) && state.conversation === run.conversation) {
     // The ids never arrived (stopped very early): read back what the server stored.
     setTimeout(() => {
       if (!state.streaming && state.conversation === run.conversation) openConversation(run.conversation.id, { push: false });
@@ -902,12 +1009,17 @@ function keepTokens(run) {
 function refuse(run, error, body) {
   clearWaking(run);
   removeMessage(run.answer);
+  if (run.regenerated) {
+    // Refused before anything was stored: the versions on the server are unchanged.
+    if (state.streaming === run) state.streaming = null;
+    const info = describeError(error);
+    openConversation(run.conversation.id, { push: false })
+      .then(() => showNotice(`${info.title}: ${error.message} ${info.fix}`, 'warn'));
+    return;
+  }
   if (run.question && body.content !== null) {
     removeMessage(run.question);
-    if (!promptBox.value) {
-      promptBox.value = body.content;
-      autosize();
-    }
+    restoreComposer(body.content);
   }
   if (state.streaming === run) state.streaming = null;
   const info = describeError(error);
@@ -961,12 +1073,19 @@ async function regenerate(message) {
   try {
     const messages = state.conversation.messages;
     let question = message;
+    let previous = null;
     if (message.role === 'assistant') {
-      if (!(await deleteFrom(message))) return;
+      if (!message.id) {
+        await openConversation(state.conversation.id, { push: false });
+        return;
+      }
+      // The answer makes way for its new version; the server keeps it as an earlier one.
+      previous = versionsOf(message);
+      removeMessage(message);
       question = [...messages].reverse().find((m) => m.role === 'user');
     }
     showNotice(null);
-    await streamAnswer({ content: null }, question || null);
+    await streamAnswer({ content: null }, question || null, previous);
   } finally {
     state.busy = false;
     updateSendState();
@@ -990,10 +1109,10 @@ function startEdit(message) {
   };
   const submit = async () => {
     const text = area.value.trim();
-    if (!text) return;
+    if (!text && !imagesOf(message.parts).length) return;
     close();
     if (!(await deleteFrom(message))) return;
-    await send(text);
+    await send(text, imagesOf(message.parts)); // the images go with the edited text
   };
   cancel.addEventListener('click', close);
   save.addEventListener('click', submit);

@@ -90,6 +90,8 @@ export function initShell(hooks = {}) {
   const list = document.getElementById('conversation-list');
   let conversations = [];
   let active = null;
+  const search = document.getElementById('conversation-search');
+  let query = '';
 
   // -- the drawer (phone width) --------------------------------------------------------------
   const scrim = document.getElementById('scrim');
@@ -120,7 +122,8 @@ export function initShell(hooks = {}) {
   function render() {
     list.removeAttribute('aria-busy');
     if (!conversations.length) {
-      list.replaceChildren(el('li', { class: 'conv-empty' }, 'No conversations yet.'));
+      const empty = query ? `No conversations match “${query}”.` : 'No conversations yet.';
+      list.replaceChildren(el('li', { class: 'conv-empty' }, empty));
       return;
     }
     const nodes = [];
@@ -211,11 +214,17 @@ export function initShell(hooks = {}) {
     }
   }
 
+  let loading = 0; // a counter, so a slow answer to an older search cannot overwrite a newer one
   async function refresh() {
+    const ticket = ++loading;
+    const path = query ? `/api/conversations?q=${encodeURIComponent(query)}` : '/api/conversations';
     try {
-      conversations = (await api('/api/conversations')).data || [];
+      const found = (await api(path)).data || [];
+      if (ticket !== loading) return;
+      conversations = found;
       render();
     } catch (err) {
+      if (ticket !== loading) return;
       list.replaceChildren(el('li', { class: 'conv-empty' }, `Could not load conversations: ${err.message}`));
     }
   }
@@ -236,6 +245,36 @@ export function initShell(hooks = {}) {
       else link.removeAttribute('aria-current');
     }
   }
+
+  // -- search: the server looks in titles and messages; typing waits a moment before asking --
+  let typing = null;
+  search?.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => {
+      query = search.value.trim();
+      refresh();
+    }, 200);
+  });
+  search?.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && search.value) {
+      event.preventDefault();
+      event.stopPropagation();
+      search.value = '';
+      clearTimeout(typing);
+      query = '';
+      refresh();
+    } else if (event.key === 'ArrowDown') {
+      event.preventDefault();
+      list.querySelector('a.conv')?.focus();
+    }
+  });
+  document.addEventListener('keydown', (event) => {
+    if (!search || event.key.toLowerCase() !== 'k' || !(event.ctrlKey || event.metaKey) || event.altKey) return;
+    event.preventDefault();
+    if (getComputedStyle(search).visibility === 'hidden') openDrawer();
+    search.focus();
+    search.select();
+  });
 
   refresh();
   return { refresh, upsert, setActive, rename: startRename, remove: (id) => remove(conversations.find((c) => c.id === id) || { id }), closeDrawer };
