@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 import jinja2
+import jinja2.meta
 import orjson
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -64,8 +65,44 @@ def flatten(content: Any) -> str:
 
 def _message(raw: dict[str, Any]) -> dict[str, Any]:
     if raw.get("content") is None and raw.get("tool_calls") is not None:
-        return {"role": raw["role"], "content": orjson.dumps(raw["tool_calls"]).decode()}
+        return {"role": raw["role"], "content": _tool_calls_text(raw["tool_calls"])}
     return {"role": raw["role"], "content": flatten(raw.get("content"))}
+
+
+def _tool_calls_text(calls: Any) -> str:
+    """``serde_json::to_string(&tool_calls)`` of TGI's ``ToolCall``s: fields in struct order,
+    ``arguments`` re-serialized as a string (``serialize_as_string``: OpenAI's string arguments
+    end up quoted twice)."""
+    if not isinstance(calls, list):
+        return orjson.dumps(calls).decode()
+    shaped = []
+    for raw in calls:
+        call: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        found = call.get("function")
+        function: dict[str, Any] = found if isinstance(found, dict) else {}
+        arguments = function.get("arguments", function.get("parameters"))
+        shaped.append(
+            {
+                "id": call.get("id"),
+                "type": call.get("type"),
+                "function": {
+                    "description": function.get("description"),
+                    "name": function.get("name"),
+                    "arguments": orjson.dumps(arguments).decode(),
+                },
+            }
+        )
+    return orjson.dumps(shaped).decode()
+
+
+@functools.lru_cache(maxsize=16)
+def template_uses(source: str, name: str) -> bool:
+    """Whether the template reads variable ``name`` (minijinja's ``undeclared_variables``)."""
+    env = ImmutableSandboxedEnvironment(extensions=["jinja2.ext.loopcontrols"])
+    try:
+        return name in jinja2.meta.find_undeclared_variables(env.parse(source))
+    except jinja2.TemplateSyntaxError:
+        return False
 
 
 def render(
@@ -126,7 +163,8 @@ def generate_parameters(chat: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_tools(chat: dict[str, Any]) -> None:
-    """Tools are accepted and answered with plain text; only TGI's one tool error is kept."""
+    """``try_into_generate``'s first refusal (``"tools": []`` counts as present); the rest of
+    tool calling is ``tools.py``."""
     if chat.get("response_format") is not None and chat.get("tools") is not None:
         raise MUTUALLY_EXCLUSIVE
 

@@ -53,6 +53,10 @@ class SimConfig:
     max_client_batch_size: int = 4
     payload_limit: int = 2_000_000
     chat_template: str | None = CHATML_TEMPLATE
+    # A vision-language model (vision.py): image parts cost image tokens instead of markdown text
+    vision: bool = False
+    # vLLM started with --enable-auto-tool-choice --tool-call-parser hermes (vllm_tools.py)
+    vllm_auto_tool_choice: bool = True
     bos_token: str = "<s>"
     eos_token: str = "</s>"
     # Generation
@@ -105,7 +109,11 @@ class SimConfig:
     def hub(self) -> dict[str, str | None]:
         if self.hub_models is not None:
             return self.hub_models
-        return {self.model_id: self.pipeline_tag}
+        return {self.model_id: self.task()}
+
+    def task(self) -> str | None:
+        """The served model's pipeline tag: a vision model is image-text-to-text."""
+        return "image-text-to-text" if self.vision else self.pipeline_tag
 
 
 _HINTS: dict[str, Any] = {}

@@ -11,6 +11,7 @@ re-tokenizes to the number of tokens generated (EOS excluded).
 from __future__ import annotations
 
 import random
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Literal
@@ -116,6 +117,38 @@ def plan(
             reason = "length"
     tops = [top_tokens(t, top_n) for t in tokens] if top_n else []
     return Plan(tokens, reason, text, used_seed, input_length, tops)
+
+
+# Constrained output comes in "JSON pieces": a word with the whitespace before it, or a run of
+# punctuation (``{"``, ``":``, ``"}}``), as BPE vocabularies hold them. TGI's streamed tool
+# calls depend on it: ``chat.rs`` swallows the token that closes the function's name, which
+# must therefore carry the ``",`` after it (see its test ``test_chat_stream_tool_get_weather``).
+PIECES = re.compile(r"\s*\w+|\s*[^\w\s]+|\s+")
+
+
+def scripted(
+    prompt: str,
+    text: str,
+    *,
+    input_length: int,
+    max_new_tokens: int,
+    stop: list[str] | tuple[str, ...] = (),
+    seed: int | None = None,
+    sampling: bool = False,
+    top_n: int = 0,
+) -> Plan:
+    """A reply whose text is fixed (grammar-constrained output), then EOS; cut like ``plan``."""
+    used_seed = effective_seed(prompt, seed, sampling)
+    pieces = [_make(p) for p in PIECES.findall(text)]
+    tokens, out, reason = _stop_at(pieces[:max_new_tokens], stop)
+    if reason is None:
+        if len(pieces) < max_new_tokens:
+            tokens.append(EOS_TOKEN)
+            reason = "eos_token"
+        else:
+            reason = "length"
+    tops = [top_tokens(t, top_n) for t in tokens] if top_n else []
+    return Plan(tokens, reason, out, used_seed, input_length, tops)
 
 
 def _stop_at(

@@ -34,7 +34,7 @@ def model_info(repo_id: str, pipeline_tag: str | None) -> dict[str, Any]:
     tags = ["transformers", "safetensors"]
     if pipeline_tag:
         tags.append(pipeline_tag)
-    if pipeline_tag == "text-generation":
+    if pipeline_tag in ("text-generation", "image-text-to-text"):
         tags += ["conversational", "text-generation-inference"]
     return {
         "_id": build_sha("hub-" + repo_id)[:24],

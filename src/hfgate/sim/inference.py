@@ -61,11 +61,28 @@ def plan_for(
     add_bos: bool,
     first_bare: bool = False,
     best_of: int = 1,
+    script: str | None = None,
 ) -> list[Plan]:
-    """Validate, then plan ``best_of`` sequences (the first is the answer); raises ``TGIError``."""
+    """Validate, then plan ``best_of`` sequences (the first is the answer); raises ``TGIError``.
+
+    ``script``: the text a grammar forces (``grammar.py``, ``tools.py``) instead of free words.
+    """
     config = runtime.config
     length = tokenizer.input_length(prompt, add_bos)
     valid = validate(prompt, length, params, config, runtime.features, best_of)
+    if script is not None:
+        return [
+            generation.scripted(
+                prompt,
+                script,
+                input_length=valid.input_length,
+                max_new_tokens=valid.max_new_tokens,
+                stop=valid.stop,
+                seed=valid.seed,
+                sampling=valid.sampling,
+                top_n=valid.top_n_tokens,
+            )
+        ]
     drawn = generation.effective_seed(prompt, valid.seed, valid.sampling) or 0
     return [
         generation.plan(

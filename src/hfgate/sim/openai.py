@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hfgate.sim import chat, tokenizer
+from hfgate.sim import chat, prepare, tokenizer, tools
 from hfgate.sim.generation import Plan, Token
 from hfgate.sim.http import conform, error_response, json_response, read_json
 from hfgate.sim.inference import Faults, admit, fail, on_close, paced, run_once, timing_headers
@@ -89,46 +89,51 @@ async def chat_completions(request: Request, runtime: Runtime) -> Response | Eve
     return await run_chat(runtime, body)
 
 
-def render_prompt(runtime: Runtime, body: dict[str, Any]) -> str:
-    config = runtime.config
-    try:
-        chat.check_tools(body)
-        return chat.render(
-            config.chat_template,
-            body["messages"],
-            config.bos_token,
-            config.eos_token,
-            body.get("tools"),
-        )
-    except TGIError as exc:
-        raise fail(runtime, exc) from None
-
-
 async def run_chat(runtime: Runtime, body: dict[str, Any]) -> Response | EventStream:
     started = time.perf_counter()
+    prepare.deserialize(body)
     try:
-        prompt = render_prompt(runtime, body)  # template errors are HTTP 422, even when streaming
+        prepared = prepare.prepare(runtime, body)  # HTTP 422, even when streaming
     except TGIError as exc:
         return error_response(exc)
     params = chat.generate_parameters(body)
     model = chat.response_model(body, served_model(runtime)[0])
     if body.get("stream"):
-        return _chat_stream(runtime, body, prompt, params, model)
+        return _chat_stream(runtime, body, prepared, params, model)
     try:
-        plans = admit(runtime, prompt, params, add_bos=False, first_bare=True)
-        await run_once(runtime, plans)
+        plans = prepare.admit_all(runtime, prepared, params, stream=False)
+        await _in_turn(runtime, plans)
+        result = _chat_completion(runtime, body, plans[-1], model, prepared)
     except TGIError as exc:
         return error_response(exc)
-    result = _chat_completion(runtime, body, plans[0], model)
-    return json_response(result, headers=timing_headers(plans, started, len(prompt)))
+    characters = len(prepared.prompt)
+    return json_response(result, headers=timing_headers(plans[-1:], started, characters))
+
+
+async def _in_turn(runtime: Runtime, plans: list[Plan]) -> None:
+    """Run generations one after the other (no_tool: the second starts when the first ended);
+    a failure gives back the permits of those that never ran."""
+    pending = list(plans)
+    try:
+        while pending:
+            await run_once(runtime, [pending.pop(0)])
+    finally:
+        for _ in pending:
+            runtime.release()
 
 
 def _chat_completion(
-    runtime: Runtime, body: dict[str, Any], plan: Plan, model: str
+    runtime: Runtime, body: dict[str, Any], plan: Plan, model: str, prepared: prepare.Prepared
 ) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": plan.text}
+    if prepared.calls:
+        try:
+            message = tools.tool_call_message(*tools.parse_output(plan.text))
+        except TGIError as exc:
+            raise fail(runtime, exc) from None
     choice = {
         "index": 0,
-        "message": {"role": "assistant", "content": plan.text},
+        "message": message,
         "logprobs": _logprobs(plan, range(plan.generated_tokens)) if body.get("logprobs") else None,
         "finish_reason": chat_reason(plan, runtime),
     }
@@ -147,18 +152,29 @@ def _chat_head(runtime: Runtime, model: str, chunk: bool) -> dict[str, Any]:
 
 
 def _chat_stream(
-    runtime: Runtime, body: dict[str, Any], prompt: str, params: dict[str, Any], model: str
+    runtime: Runtime,
+    body: dict[str, Any],
+    prepared: prepare.Prepared,
+    params: dict[str, Any],
+    model: str,
 ) -> EventStream:
     framing = _framing(runtime)
-    headers = {"x-compute-type": "gpu+optimized", "x-compute-characters": str(len(prompt))}
+    characters = str(len(prepared.prompt))
+    headers = {"x-compute-type": "gpu+optimized", "x-compute-characters": characters}
     keepalive = runtime.config.keepalive_interval
     try:
-        plans = admit(runtime, prompt, params, add_bos=False, first_bare=True)
+        plans = prepare.admit_all(runtime, prepared, params, stream=True)
     except TGIError as exc:
         refused = stream_error(runtime, framing, exc)
         return EventStream(refused, keepalive=keepalive, headers=headers)
     faults = Faults.of(runtime)
-    frames = _chat_frames(runtime, body, plans[0], framing, faults, model)
+    if prepared.calls:
+        call_id = tools.next_tool_call_id(body["messages"])
+        frames = _tool_frames(runtime, body, plans[0], framing, faults, model, call_id)
+    elif len(plans) > 1:
+        frames = _no_tool_frames(runtime, body, plans, framing, faults, model)
+    else:
+        frames = _chat_frames(runtime, body, plans[0], framing, faults, model)
     close = on_close(runtime, plans, faults)
     return EventStream(frames, keepalive=keepalive, headers=headers, on_close=close)
 
@@ -186,6 +202,71 @@ def _chat_frames(
         yield framing.event({**head, "choices": [choice], "usage": None})
     if finished:
         yield from _chat_trailer(runtime, body, plan, framing, head)
+
+
+def _no_tool_frames(
+    runtime: Runtime,
+    body: dict[str, Any],
+    plans: list[Plan],
+    framing: Framing,
+    faults: Faults,
+    model: str,
+) -> Iterator[Frame]:
+    """The model picked ``no_tool``: its tokens are read silently, then TGI streams a second
+    generation without tools (``server.rs`` ``ChatEvent::NoTool``)."""
+    count = plans[0].generated_tokens
+    for step in paced(count, faults, _failure(runtime, framing)):
+        if not isinstance(step, int):
+            yield step
+        elif step == count - 1:
+            yield from _chat_frames(runtime, body, plans[1], framing, faults, model)
+
+
+def _tool_frames(
+    runtime: Runtime,
+    body: dict[str, Any],
+    plan: Plan,
+    framing: Framing,
+    faults: Faults,
+    model: str,
+    call_id: str,
+) -> Iterator[Frame]:
+    """A streamed tool call (``chat.rs`` ``ChatState``, v3.2+): no chunk of it carries a
+    ``finish_reason`` unless the call was cut short."""
+    head = _chat_head(runtime, model, chunk=True)
+    state = tools.ToolStream()
+    want_logprobs = bool(body.get("logprobs"))
+    last = plan.generated_tokens - 1
+    finished = False
+    for step in paced(plan.generated_tokens, faults, _failure(runtime, framing)):
+        if not isinstance(step, int):
+            yield step
+            continue
+        finished = step == last
+        token = plan.tokens[step]
+        event = state.push(token.text, token.special)
+        if not isinstance(event, tools.ToolDelta):
+            continue
+        logprobs = _logprobs(plan, range(step, step + 1)) if want_logprobs else None
+        if logprobs is not None and event.arguments is not None:
+            logprobs["content"][0]["token"] = event.arguments  # TGI rewrote the token's text
+        choice = {
+            "index": 0,
+            "delta": _tool_delta(event, call_id),
+            "logprobs": logprobs,
+            "finish_reason": chat_reason(plan, runtime) if finished else None,
+        }
+        yield framing.event({**head, "choices": [choice], "usage": None})
+    if finished:
+        yield from _chat_trailer(runtime, body, plan, framing, head)
+
+
+def _tool_delta(event: tools.ToolDelta, call_id: str) -> dict[str, Any]:
+    if event.arguments is None:  # a special token inside the call: an empty text delta
+        return {"role": "assistant", "content": ""}
+    function = {"name": event.name, "arguments": event.arguments}
+    call = {"index": 0, "id": call_id, "type": "function", "function": function}
+    return {"role": "assistant", "tool_calls": [call]}
 
 
 def _failure(runtime: Runtime, framing: Framing) -> Callable[[], list[bytes]]:
@@ -341,12 +422,16 @@ async def models(request: Request, runtime: Runtime) -> Response:
 
 
 async def chat_tokenize(request: Request, runtime: Runtime) -> Response:
+    """``get_chat_tokenize``: ``try_into_generate`` (tools and their prompt included), then the
+    tokens generation would count (a vision model's images as image tokens)."""
     body = await read_json(request, CHAT_REQUEST, runtime.config.payload_limit)
+    prepare.deserialize(body)
     try:
-        prompt = render_prompt(runtime, body)
+        prompt = prepare.prepare(runtime, body).prompt
+        counted = prepare.counted(runtime, prompt)
     except TGIError as exc:
         return error_response(exc)
-    tokens = [t.as_dict() for t in tokenizer.encode(prompt, add_bos=False)]
+    tokens = [t.as_dict() for t in tokenizer.encode(counted, add_bos=False)]
     return json_response({"tokenize_response": tokens, "templated_text": prompt})
 
 

@@ -101,7 +101,7 @@ def _task(config: SimConfig) -> str:
         return "sentence-embeddings"
     if config.engine == "custom" and config.pipeline_tag is None:
         return "custom"
-    return config.pipeline_tag or "text-generation"
+    return config.task() or "text-generation"
 
 
 def _image(config: SimConfig) -> dict[str, Any]:

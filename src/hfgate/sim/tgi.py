@@ -44,7 +44,7 @@ def served_model(runtime: Runtime) -> tuple[str, str | None, str | None]:
     config = runtime.config
     if config.model_id_repository:
         return "/repository", None, None
-    return config.model_id, build_sha(config.model_id), config.pipeline_tag
+    return config.model_id, build_sha(config.model_id), config.task()
 
 
 def system_fingerprint(runtime: Runtime) -> str:

@@ -3,7 +3,8 @@
 Rules (stable across processes and versions of Python):
 
 * special tokens ``<s>`` (BOS, id 1), ``</s>`` (EOS, id 2), ``<unk>`` (0), ``<|im_start|>``
-  (32000) and ``<|im_end|>`` (32001) are one token each, wherever they appear;
+  (32000), ``<|im_end|>`` (32001) and ``<image>`` (32002, a vision model's image placeholder,
+  ``vision.py``) are one token each, wherever they appear;
 * otherwise a token is a run of word characters with the whitespace before it (``" world"``),
   or one other character with the whitespace before it (``" ,"``), or whitespace that precedes
   a special token or the end of the text;
@@ -21,8 +22,10 @@ import zlib
 from dataclasses import dataclass
 
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
-IM_START, IM_END = "<|im_start|>", "<|im_end|>"
-SPECIAL_IDS: dict[str, int] = {UNK: 0, BOS: 1, EOS: 2, IM_START: 32000, IM_END: 32001}
+IM_START, IM_END, IMAGE = "<|im_start|>", "<|im_end|>", "<image>"
+SPECIAL_IDS: dict[str, int] = {
+    UNK: 0, BOS: 1, EOS: 2, IM_START: 32000, IM_END: 32001, IMAGE: 32002,
+}  # fmt: skip
 BOS_ID, EOS_ID = SPECIAL_IDS[BOS], SPECIAL_IDS[EOS]
 VOCAB_SIZE = 32000
 
