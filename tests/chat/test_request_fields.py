@@ -35,10 +35,13 @@ OPENAI_SCHEMA = {"type": "json_schema", "json_schema": {"name": "city", "schema"
 @pytest.mark.parametrize(
     ("sent", "tgi_gets"),
     [
-        ({"type": "json_object"}, {"type": "json", "value": {"type": "object"}}),
+        ({"type": "json_object"}, {"type": "json", "value": tgi.JSON_OBJECT}),
         (OPENAI_SCHEMA, {"type": "json", "value": SCHEMA}),
         ({"type": "json", "value": SCHEMA}, {"type": "json", "value": SCHEMA}),
-        ({"type": "json_schema", "value": SCHEMA}, {"type": "json_schema", "value": SCHEMA}),
+        (
+            {"type": "json_schema", "value": {"name": "city", "schema": SCHEMA}},
+            {"type": "json_schema", "value": {"name": "city", "schema": SCHEMA}},
+        ),
         ({"type": "regex", "value": "[0-9]+"}, {"type": "regex", "value": "[0-9]+"}),
     ],
     ids=["json_object", "openai-json_schema", "tgi-json", "tgi-json_schema", "tgi-regex"],
@@ -70,8 +73,17 @@ def test_text_response_format_sends_no_grammar() -> None:
             {"type": "regex", "value": "[0-9]+"},
             {"structured_outputs": {"regex": "[0-9]+"}, "regex": "[0-9]+"},
         ),
+        (
+            {"type": "json_schema", "value": {"name": "city", "schema": SCHEMA}},
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "city", "schema": SCHEMA},
+                }
+            },
+        ),
     ],
-    ids=["json_object", "openai-json_schema", "tgi-json", "tgi-regex"],
+    ids=["json_object", "openai-json_schema", "tgi-json", "tgi-regex", "tgi-json_schema"],
 )
 def test_response_format_reaches_vllm_in_openai_shape(sent: dict, fields: dict) -> None:
     body = openai_compat.chat_body(_request(response_format=sent), None, "served")

@@ -183,6 +183,9 @@ def _temperature(sampling: Sampling) -> float | None:
     return sampling.temperature
 
 
+JSON_OBJECT = {"type": "object", "properties": {}, "additionalProperties": True}
+
+
 def _response_format(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """OpenAI's ``response_format`` → TGI's grammar (``{"type": "json", "value": schema}``);
     TGI's own shapes (``json``, ``json_schema`` or ``regex`` with a ``value``) pass as sent."""
@@ -190,9 +193,10 @@ def _response_format(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None if value is None else dict(value)
     if value.get("type") == "json_schema":
         return {"type": "json", "value": dict(value["json_schema"]["schema"])}
-    # json_object: any object. A schema with empty "properties" would read as "only {}" to
-    # grammars that close objects by default, so no properties key is sent.
-    return {"type": "json", "value": {"type": "object"}}
+    # json_object: any object. TGI refuses a schema without "properties" ("Grammar must have
+    # a 'properties' field", router/src/validation.rs), and empty properties alone would close
+    # the object ("only {}"): so no properties, and any others allowed.
+    return {"type": "json", "value": JSON_OBJECT}
 
 
 def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
