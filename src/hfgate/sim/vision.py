@@ -70,6 +70,20 @@ def count_images(messages: list[object]) -> int:
     )
 
 
+def vllm_message(message: dict[str, object]) -> dict[str, object]:
+    """vLLM's "string" content format for a message with images: a placeholder line per image,
+    then the text parts joined by newlines (``chat_utils._get_full_multimodal_text_prompt``)."""
+    content = message.get("content")
+    if not isinstance(content, list):
+        return message
+    parts = [p for p in content if isinstance(p, dict)]
+    images = [IMAGE for p in parts if p.get("type") == "image_url"]
+    if not images:
+        return message
+    texts = [str(p.get("text", "")) for p in parts if p.get("type") == "text"]
+    return {**message, "content": "\n".join([*images, *texts])}
+
+
 def vllm_expand(rendered: str) -> str:
     """vLLM's processor expands each placeholder into the image's tokens."""
     return rendered.replace(IMAGE, IMAGE * IMAGE_TOKENS)

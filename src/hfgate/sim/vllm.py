@@ -9,6 +9,10 @@ EOS and stop sequences both finish with ``"stop"`` and the stop string is not ke
 
 Of the sim's faults, ``token_delay``, ``stream_error_after`` and ``drop_after`` apply here;
 TGI's ``overloaded``/``max_concurrent_requests`` semaphore does not (vLLM queues instead).
+
+Tool calls are ``vllm_tools.py``; ``response_format`` (``json_object``, ``json_schema``) and
+guided decoding give grammar-constrained output (``grammar.py``); image parts are refused for
+a text-only model and counted as image tokens for a vision one (``vision.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hfgate.sim import chat, generation, tokenizer
+from hfgate.sim import chat, generation, grammar, tokenizer, vision, vllm_tools
 from hfgate.sim.generation import Plan
 from hfgate.sim.http import json_response, read_body
 from hfgate.sim.inference import Faults, on_close, paced
@@ -83,7 +87,9 @@ async def version(request: Request, runtime: Runtime) -> Response:
     return json_response({"version": VLLM_VERSION})
 
 
-def _plan(runtime: Runtime, prompt: str, body: dict[str, Any], add_bos: bool) -> Plan:
+def _plan(
+    runtime: Runtime, prompt: str, body: dict[str, Any], add_bos: bool, script: str | None = None
+) -> Plan:
     config = runtime.config
     length = tokenizer.input_length(prompt, add_bos)
     requested = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -96,6 +102,13 @@ def _plan(runtime: Runtime, prompt: str, body: dict[str, Any], add_bos: bool) ->
         )
     stop = body.get("stop") or []
     stop = [stop] if isinstance(stop, str) else stop
+    sampling = body.get("temperature") != 0
+    if script is not None:  # grammar-constrained output (tool calls, response_format)
+        plan = generation.scripted(
+            prompt, script, input_length=length, max_new_tokens=max(budget, 1), stop=stop,
+            seed=body.get("seed"), sampling=sampling,
+        )  # fmt: skip
+        return _strip_stop(plan, stop)
     plan = generation.plan(
         prompt,
         input_length=length,
@@ -103,7 +116,7 @@ def _plan(runtime: Runtime, prompt: str, body: dict[str, Any], add_bos: bool) ->
         natural=config.reply_tokens,
         stop=stop,
         seed=body.get("seed"),
-        sampling=body.get("temperature") != 0,
+        sampling=sampling,
         first_bare=not add_bos,
     )
     return _strip_stop(plan, stop)
@@ -134,16 +147,28 @@ def _usage(plans: list[Plan]) -> dict[str, int]:
 async def chat_completions(request: Request, runtime: Runtime) -> Response | EventStream:
     try:
         body = await _body(request, runtime, "messages")
+        refusal = vllm_tools.check(body, runtime.config.vllm_auto_tool_choice)
+        if refusal is not None:
+            raise _bad(refusal)
+        calls = vllm_tools.decide(body)
+        script = calls.raw() if calls is not None else _constrained(body)
         prompt = _render(runtime, body)
-        plan = _plan(runtime, prompt, body, add_bos=False)
+        plan = _plan(runtime, _counted(runtime, prompt), body, add_bos=False, script=script)
     except VllmError as exc:
         return exc.response
+    if calls is not None and plan.finish_reason != "eos_token":
+        calls = None  # cut short: the parser finds no complete call, the raw text is content
     head = _head("chatcmpl", "chat.completion", runtime)
     if body.get("stream"):
         head["object"] = "chat.completion.chunk"
+        if calls is not None:
+            return _tool_stream(runtime, body, plan, head, calls)
         return _stream(runtime, body, plan, head, _chat_chunk)
     message = {"role": "assistant", "content": plan.text, "tool_calls": []}
-    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": _reason(plan)}
+    reason = _reason(plan)
+    if calls is not None:
+        message, reason = vllm_tools.message(calls), vllm_tools.finish_reason(calls, reason)
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": reason}
     choice["stop_reason"] = None
     await _pace(runtime, plan)
     return json_response(
@@ -151,11 +176,30 @@ async def chat_completions(request: Request, runtime: Runtime) -> Response | Eve
     )
 
 
+def _constrained(body: dict[str, Any]) -> str | None:
+    """The output ``response_format`` (or guided decoding) forces, if any (``grammar.py``)."""
+    try:
+        found = grammar.vllm_grammar(body)
+        return None if found is None else grammar.output(found)
+    except (ValueError, TGIError) as exc:
+        raise _bad(exc.message if isinstance(exc, TGIError) else str(exc)) from None
+
+
+def _counted(runtime: Runtime, prompt: str) -> str:
+    """What the engine counts: a vision model's placeholders expand to the image's tokens."""
+    return vision.vllm_expand(prompt) if runtime.config.vision else prompt
+
+
 def _render(runtime: Runtime, body: dict[str, Any]) -> str:
     config = runtime.config
+    messages = body["messages"]
+    if vision.count_images(messages):
+        if not config.vision:
+            raise _bad(vision.vllm_refusal(config.model_id))
+        messages = [vision.vllm_message(m) for m in messages]
     try:
         return chat.render(
-            config.chat_template, body["messages"], config.bos_token, config.eos_token
+            config.chat_template, messages, config.bos_token, config.eos_token, body.get("tools")
         )
     except TGIError as exc:
         if exc is chat.TEMPLATE_NOT_FOUND:
@@ -220,22 +264,26 @@ def _stream(
     return EventStream(frames, keepalive=runtime.config.keepalive_interval, on_close=close)
 
 
+_FAILURE = {
+    "error": {
+        "message": "simulated failure",
+        "type": "InternalServerError",
+        "param": None,
+        "code": 500,
+    }
+}
+
+
+def _failure(framing: Framing) -> list[Frame]:
+    return [framing.event(_FAILURE), framing.done()]
+
+
 def _frames(
     body: dict[str, Any], plan: Plan, head: dict[str, Any], chunk: Any, faults: Faults
 ) -> Iterator[Frame]:
     framing = Framing(space=True)
-    failure = {
-        "error": {
-            "message": "simulated failure",
-            "type": "InternalServerError",
-            "param": None,
-            "code": 500,
-        }
-    }
     finished = False
-    for step in paced(
-        plan.generated_tokens, faults, lambda: [framing.event(failure), framing.done()]
-    ):
+    for step in paced(plan.generated_tokens, faults, lambda: _failure(framing)):
         if not isinstance(step, int):
             yield step
             continue
@@ -246,6 +294,57 @@ def _frames(
     if (body.get("stream_options") or {}).get("include_usage"):
         yield framing.event({**head, "choices": [], "usage": _usage([plan])})
     yield framing.done()
+
+
+def _tool_stream(
+    runtime: Runtime,
+    body: dict[str, Any],
+    plan: Plan,
+    head: dict[str, Any],
+    calls: vllm_tools.Calls,
+) -> EventStream:
+    runtime.in_flight += 1  # released by on_close, as for TGI streams
+    faults = Faults.of(runtime)
+    frames = _tool_frames(body, plan, head, calls, faults)
+    close = on_close(runtime, [plan], faults)
+    return EventStream(frames, keepalive=runtime.config.keepalive_interval, on_close=close)
+
+
+def _tool_frames(
+    body: dict[str, Any],
+    plan: Plan,
+    head: dict[str, Any],
+    calls: vllm_tools.Calls,
+    faults: Faults,
+) -> Iterator[Frame]:
+    """The role chunk, the calls' deltas (``vllm_tools.deltas``), the usage, ``[DONE]``."""
+    framing = Framing(space=True)
+    role = {"role": "assistant", "content": ""}
+    yield framing.event({**head, "choices": [_tool_choice(role, None)]})
+    deltas = vllm_tools.deltas(calls)
+    finished = False
+    for step in paced(len(deltas), faults, lambda: _failure(framing)):
+        if not isinstance(step, int):
+            yield step
+            continue
+        finished = step == len(deltas) - 1
+        reason = "tool_calls" if finished else None
+        yield framing.event({**head, "choices": [_tool_choice(deltas[step], reason)]})
+    if not finished:
+        return
+    if (body.get("stream_options") or {}).get("include_usage"):
+        yield framing.event({**head, "choices": [], "usage": _usage([plan])})
+    yield framing.done()
+
+
+def _tool_choice(delta: dict[str, Any], reason: str | None) -> dict[str, Any]:
+    return {
+        "index": 0,
+        "delta": delta,
+        "logprobs": None,
+        "finish_reason": reason,
+        "stop_reason": None,
+    }
 
 
 async def completions(request: Request, runtime: Runtime) -> Response | EventStream:
@@ -270,7 +369,8 @@ async def tokenize(request: Request, runtime: Runtime) -> Response:
     try:
         body = await _body(request, runtime, "prompt|messages")
         if "messages" in body:
-            ids = [t.id for t in tokenizer.encode(_render(runtime, body), add_bos=False)]
+            prompt = _counted(runtime, _render(runtime, body))
+            ids = [t.id for t in tokenizer.encode(prompt, add_bos=False)]
         else:
             ids = [t.id for t in tokenizer.encode(str(body.get("prompt", "")), add_bos=True)]
     except VllmError as exc:
