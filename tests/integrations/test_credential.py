@@ -13,6 +13,7 @@ from hfgate.integrations.credential import (
     Credential,
     ParsedCredential,
     mask_secret,
+    missing_message,
     normalise_endpoint,
     parse_credential,
 )
@@ -161,7 +162,7 @@ def test_document_problems(raw: str | bytes, words: list[str]) -> None:
     assert_words(message, *words)
 
 
-@pytest.mark.parametrize("name", ["api_key", "endpoint", "model_name", "context_window"])
+@pytest.mark.parametrize("name", ["api_key", "endpoint", "model_name"])
 def test_a_missing_field_is_named_with_an_example(name: str) -> None:
     document = {k: v for k, v in VALID.items() if k != name}
     field, message = only_problem(document)
@@ -169,9 +170,15 @@ def test_a_missing_field_is_named_with_an_example(name: str) -> None:
     assert_words(message, f"`{name}` is missing: add", f'e.g. "{name}": ')
 
 
+def test_context_window_may_be_left_out_until_the_engine_is_known() -> None:
+    # Only a TEI endpoint may do without it: validation decides (test_engines_validation.py).
+    parsed = parse({k: v for k, v in VALID.items() if k != "context_window"})
+    assert parsed.problems == () and parsed.credential is not None
+    assert parsed.credential.context_window is None
+
+
 def test_the_missing_context_window_message() -> None:
-    _, message = only_problem({k: v for k, v in VALID.items() if k != "context_window"})
-    assert message == (
+    assert missing_message("context_window") == (
         "`context_window` is missing: add the model's context length in tokens,"
         ' e.g. "context_window": 4096.'
     )
@@ -218,7 +225,7 @@ def test_an_unknown_field_lists_the_known_ones(extra: dict[str, Any]) -> None:
     assert field == next(iter(extra))
     assert message == (
         f"Unknown field `{field}`: the credential has only api_key, endpoint, model_name,"
-        " context_window and the optional name."
+        " context_window (optional for TEI endpoints) and the optional name."
     )
 
 
@@ -610,7 +617,7 @@ def test_all_problems_are_collected_at_once() -> None:
     )
     assert parsed.credential is None
     fields = [p.field for p in parsed.problems]
-    assert fields == ["temprature", "context_window", "api_key", "endpoint", "model_name", "name"]
+    assert fields == ["temprature", "api_key", "endpoint", "model_name", "name"]
     assert len({p.message for p in parsed.problems}) == len(fields)
     for problem in parsed.problems:
         assert f"`{problem.field}`" in problem.message

@@ -222,19 +222,18 @@ CASES = [
         words={"task": ("could not verify the task", "401")},
     ),
     Case(
-        "tei",
-        {"engine": "tei"},
-        422,
-        checklist("ok", "ok", "ok", "ok", "fail"),
-        words={"engine": ("embeddings", "not text generation")},
-    ),
-    Case(
         "vllm",
         {"engine": "vllm"},
         201,
         ALL_OK,
-        words={"engine": ("OpenAI-compatible",), "task": ("the Hub",)},
-        facts={"engine": "openai", "served_models": [MODEL], "chat_route": "messages"},
+        words={"engine": ("vLLM 0.", "OpenAI routes"), "task": ("the Hub",)},
+        facts={
+            "engine": "openai",
+            "engine_flavour": "vllm",
+            "served_models": [MODEL],
+            "chat_route": "messages",
+            "tokenize_route": "vllm",
+        },
     ),
     Case(
         "vllm-context-above-max-model-len",

@@ -65,7 +65,7 @@ class Credential:
     api_key: str = field(repr=False)
     endpoint: str
     model_name: str
-    context_window: int
+    context_window: int | None  # None: the endpoint's own limit, allowed for TEI only
     name: str
 
     def masked_key(self) -> str:
@@ -115,7 +115,9 @@ _SPECS = {
     "context_window": _Spec("the model's context length in tokens", "4096"),
     "name": _Spec("the model id users should see", '"llama-2-chat"'),
 }
-_REQUIRED = ("api_key", "endpoint", "model_name", "context_window")
+# context_window may be left out: a TEI endpoint's /info says it (its max_input_length), and
+# validation refuses the credential with missing_message("context_window") for any other engine.
+_REQUIRED = ("api_key", "endpoint", "model_name")
 
 # Names seen in other tools' configs, keyed by _fold(): LiteLLM, OpenAI SDKs, vLLM, TGI.
 _ALIASES = {
@@ -159,6 +161,7 @@ def parse_credential(raw: str | bytes | Mapping[str, Any], policy: HostPolicy) -
     if problems:
         return ParsedCredential(None, tuple(problems), notes)
     values.setdefault("name", values["model_name"])
+    values.setdefault("context_window", None)
     return ParsedCredential(Credential(**values), (), notes)
 
 
@@ -288,7 +291,7 @@ def _name_problems(document: Mapping[str, Any]) -> list[Problem]:
             meant.add(guess)
         problems.append(_unknown(key, guess))
     problems += [
-        Problem(name, _missing_message(name))
+        Problem(name, missing_message(name))
         for name in _REQUIRED
         if name not in document and name not in meant
     ]
@@ -322,11 +325,11 @@ def _unknown(key: str, guess: str | None) -> Problem:
     return Problem(
         key,
         f"Unknown field `{shown}`: the credential has only api_key, endpoint, model_name,"
-        " context_window and the optional name.",
+        " context_window (optional for TEI endpoints) and the optional name.",
     )
 
 
-def _missing_message(name: str) -> str:
+def missing_message(name: str) -> str:
     spec = _SPECS[name]
     return f'`{name}` is missing: add {spec.what}, e.g. "{name}": {spec.example}.'
 

@@ -8,6 +8,7 @@ appears in (or disappears from) every list at once.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from collections.abc import Sequence
@@ -32,6 +33,9 @@ from hfgate.upstream.netguard import HostPolicy
 from hfgate.values.principal import Principal
 from hfgate.values.request import check_policy
 
+# Stored while a credential without context_window waits for its endpoint to say it (TEI's
+# max_input_length, read once the endpoint runs); never served: only ready rows are.
+UNKNOWN_WINDOW = 0
 PAUSED_RECHECK_SECONDS = 15.0  # a paused endpoint answers from the proxy: checking is free
 SETTINGS = frozenset({"wake_on_open", "context_policy", "capabilities"})  # no revalidation
 EDITABLE = frozenset({"name", "api_key", "context_window"}) | SETTINGS
@@ -83,7 +87,8 @@ class IntegrationService:
         live = await self.validator.validate(parsed.credential, wait=wait, listener=listener)
         report.checks += live.checks
         report.facts, report.pending = live.facts, live.pending
-        return report, parsed.credential
+        report.problems = live.problems  # context_window left out for an engine that needs it
+        return report, with_window(parsed.credential, live)
 
     # -- create ------------------------------------------------------------------------------
 
@@ -129,7 +134,7 @@ class IntegrationService:
             endpoint=credential.endpoint,
             api_key_encrypted=self.box.encrypt(credential.api_key),
             api_key_mask=credential.masked_key(),
-            context_window=credential.context_window,
+            context_window=credential.context_window or UNKNOWN_WINDOW,
             state="ready" if ready else "pending",
             facts=report.facts,
             report=report.to_dict(),
@@ -226,13 +231,16 @@ class IntegrationService:
         await self.catalog.reload()
 
     def _stored_credential(self, row: Integration) -> dict[str, Any]:
-        return {
+        stored = {
             "api_key": self.box.decrypt(row.api_key_encrypted),
             "endpoint": row.endpoint,
             "model_name": row.model_name,
             "context_window": row.context_window,
             "name": row.name,
         }
+        if row.context_window == UNKNOWN_WINDOW:  # pending, to be read from the endpoint
+            del stored["context_window"]
+        return stored
 
     async def _revalidate_if_needed(
         self, row: Integration, credential: Credential, changes: dict[str, Any]
@@ -241,7 +249,7 @@ class IntegrationService:
             return None
         report = await self.validator.validate(credential)
         auth_ok = any(c.id == "auth" and c.status is Status.OK for c in report.checks)
-        if report.outcome is Outcome.FAILED or not auth_ok:
+        if report.outcome in (Outcome.FAILED, Outcome.INVALID) or not auth_ok:
             raise ValidationFailed(
                 f"the change was not applied: {report.summary()}",
                 extra={"report": report.to_dict()},
@@ -259,7 +267,8 @@ class IntegrationService:
         old_name = row.name
         async with self.db.session() as session:
             row = await _current(session, row.id)
-            row.name, row.context_window = credential.name, credential.context_window
+            row.name = credential.name
+            row.context_window = credential.context_window or row.context_window
             row.api_key_encrypted = self.box.encrypt(credential.api_key)
             row.api_key_mask = credential.masked_key()
             if report is not None:
@@ -278,12 +287,14 @@ class IntegrationService:
         outcome = report.outcome
         row.facts = report.facts or row.facts
         row.report = report.to_dict()
+        if row.context_window == UNKNOWN_WINDOW and report.facts.get("context_window"):
+            row.context_window = int(report.facts["context_window"])  # TEI's, from /info
         if outcome is Outcome.VALID:
             row.state, row.validated_at = "ready", datetime.now(UTC)
         elif row.state != "ready":
             # A served model stays listed when a re-check fails: its status says why, and
             # callers get the precise upstream error rather than "model not found".
-            row.state = "failed" if outcome is Outcome.FAILED else "pending"
+            row.state = "pending" if outcome is Outcome.PENDING else "failed"
 
     async def revalidate(
         self, integration_id: str, actor: Principal
@@ -354,6 +365,14 @@ class IntegrationService:
         return int(row.state == "ready")
 
 
+def with_window(credential: Credential, report: Report) -> Credential:
+    """The credential with the window validation read from the endpoint, when it left it out."""
+    window = report.facts.get("context_window")
+    if credential.context_window is None and isinstance(window, int):
+        return dataclasses.replace(credential, context_window=window)
+    return credential
+
+
 def _audit_row(
     actor: Principal, action: str, row: Integration, detail: dict[str, Any]
 ) -> AuditEvent:
@@ -371,9 +390,10 @@ def _board_status(report: Report) -> ModelStatus:
         return ModelStatus.UNREACHABLE
     if report.outcome is Outcome.FAILED:
         return ModelStatus.FAILED
-    if report.facts.get("endpoint_state") == "paused":
+    state = report.facts.get("endpoint_state")
+    if state == "paused":
         return ModelStatus.PAUSED
-    return ModelStatus.SCALED_TO_ZERO
+    return ModelStatus.INITIALIZING if state == "initializing" else ModelStatus.SCALED_TO_ZERO
 
 
 async def _current(session: Any, integration_id: str) -> Integration:

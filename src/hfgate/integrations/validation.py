@@ -1,38 +1,34 @@
 """Live validation of a credential against its endpoint (docs/protocols.md §4).
 
 The checks run in order — reach, auth, state, engine, task, model, context, chat route — and
-each adds one line to the report. A cold or paused endpoint is not a failure: the report is
-marked pending (or, with ``wait``, the validator waits for the endpoint to wake). Only cheap
-routes are called (``/info``, ``/v1/models``, ``/chat_tokenize``, the Hub): never a generation.
+each adds one line to the report. A cold or paused endpoint, or an engine still loading its
+model, is not a failure: the report is marked pending (or, with ``wait``, the validator waits
+for the endpoint to wake). Only cheap routes are called (``/info``, ``/v1/models``, ``/props``,
+``/version``, the tokenize routes, the Hub): never a generation.
+
+This module orchestrates; what differs per engine (how it is recognised, what its limits are
+called, which chat route and token counter it gets) lives in ``integrations/engines``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from typing import Any
 
-from hfgate.catalog.catalog import VISION_TASK
-from hfgate.endpoints.waking import hold_until, not_cold
+from hfgate.endpoints.waking import hold_until
 from hfgate.errors import UpstreamUnreachable
-from hfgate.integrations.credential import Credential
+from hfgate.integrations import engines
+from hfgate.integrations.credential import Credential, missing_message
+from hfgate.integrations.engines import UNSUPPORTED, Engine, Probe
+from hfgate.integrations.engines.base import json_or_none
 from hfgate.integrations.report import CHECKS, Listener, Report, Status
-from hfgate.upstream import openai_compat, tgi
+from hfgate.upstream import llamacpp
 from hfgate.upstream.platform import is_asleep, is_cold, is_paused
 from hfgate.upstream.transport import Reply, Transport
 
 LIVE_CHECKS = tuple(CHECKS)[1:]  # all but "credential", which the caller decides
 WAIT_SLICE = 5.0  # seconds per held /info while waiting, so progress can be reported
-TEXT_GENERATION = "text-generation"
-
-
-@dataclass
-class Probe:
-    """What the endpoint answered to ``GET /info`` (and ``/v1/models`` when needed)."""
-
-    info: Reply
-    models: Reply | None = None
 
 
 class Validator:
@@ -50,7 +46,7 @@ class Validator:
     ) -> Report:
         report = Report(facts={"endpoint": credential.endpoint}, listener=listener)
         reply = await self._first_reply(credential, report)
-        if reply is not None and self._auth(reply, report) and _is_asleep(reply) and wait > 0:
+        if reply is not None and self._auth(reply, report) and _not_ready(reply) and wait > 0:
             reply = await self._wait_awake(credential, report, reply, wait)
         if reply is None or not _authorised(report) or not self._state(reply, report):
             report.skip_rest(among=LIVE_CHECKS, reason=_not_reached(report))
@@ -59,18 +55,19 @@ class Validator:
         return report
 
     async def _after_state(self, credential: Credential, reply: Reply, report: Report) -> None:
-        probe = Probe(reply)
-        engine = await self._engine(credential, probe, report)
-        if engine is None:
-            report.skip_rest(
-                among=LIVE_CHECKS,
-                reason="not checked: the endpoint is not a supported text-generation server",
-            )
+        def ask(method: str, path: str, body: Any) -> Awaitable[Reply]:
+            return self._get(credential, path, method=method, body=body)
+
+        probe = Probe(ask, reply)
+        found = await engines.recognise(probe, report)
+        if found is None or found.stop is not None:
+            reason = found.stop if found is not None and found.stop else UNSUPPORTED
+            report.skip_rest(among=LIVE_CHECKS, reason=reason)
             return
-        await self._task(credential, report)
+        await self._task(credential, found.engine, report)
         self._model(credential, report)
-        self._context(credential, report)
-        await self._chat_route(credential, report)
+        self._context(credential, found.engine, report)
+        await found.engine.chat_route(probe, report)
 
     # -- reach, auth, state ------------------------------------------------------------------
 
@@ -96,10 +93,9 @@ class Validator:
                 message = _asleep_message(last or reply)
                 report.listener("waiting", {"elapsed": round(elapsed, 1), "message": message})
 
-        if _is_cold(reply):
-            reply = (
-                await hold_until(ask, wait, not_cold, most=WAIT_SLICE, on_wait=progress) or reply
-            )
+        if _is_cold(reply) or _is_loading(reply):
+            held = await hold_until(ask, wait, _settled, most=WAIT_SLICE, on_wait=progress)
+            reply = held or reply
         report.facts["waited_seconds"] = round(time.monotonic() - started, 1)
         return reply
 
@@ -144,9 +140,9 @@ class Validator:
         return True
 
     def _state(self, reply: Reply, report: Report) -> bool:
-        if _is_asleep(reply):
+        if _not_ready(reply):
             report.pending = True
-            report.facts["endpoint_state"] = "paused" if _is_paused(reply) else "scaled_to_zero"
+            report.facts["endpoint_state"] = _waiting_state(reply)
             report.add("state", Status.WARN, _asleep_message(reply))
             return False
         if reply.status >= 500:
@@ -163,80 +159,9 @@ class Validator:
         report.facts["endpoint_state"] = "running"
         return True
 
-    # -- engine ------------------------------------------------------------------------------
+    # -- task, model, context -----------------------------------------------------------------
 
-    async def _engine(self, credential: Credential, probe: Probe, report: Report) -> str | None:
-        body = _json_or_none(probe.info)
-        if probe.info.status == 200 and tgi.looks_like_tgi(body):
-            return self._engine_tgi(body, report)
-        if probe.info.status == 200 and isinstance(body, dict) and "model_type" in body:
-            kind = (
-                next(iter(body["model_type"]), "embedding")
-                if isinstance(body["model_type"], dict)
-                else "embedding"
-            )
-            report.add(
-                "engine",
-                Status.FAIL,
-                f"this is a Text Embeddings Inference endpoint ({kind}), not text generation:"
-                " hfgate serves chat and completion models only",
-            )
-            return None
-        if probe.info.status == 404:
-            probe.models = await self._get(credential, "/v1/models")
-            return self._engine_openai(probe.models, report)
-        report.add(
-            "engine",
-            Status.FAIL,
-            f"GET /info answered HTTP {probe.info.status} with something that is not TGI's /info:"
-            " this is not a text-generation-inference container",
-        )
-        return None
-
-    def _engine_tgi(self, body: Any, report: Report) -> str:
-        info = tgi.parse_info(body)
-        report.facts.update(
-            engine="tgi",
-            engine_version=info.version,
-            upstream_model_id=info.model_id,
-            pipeline_tag=info.pipeline_tag,
-            max_total_tokens=info.max_total_tokens,
-            max_input_tokens=info.max_input_tokens,
-        )
-        report.add(
-            "engine", Status.OK, f"text-generation-inference {info.version or '(version unknown)'}"
-        )
-        return "tgi"
-
-    def _engine_openai(self, reply: Reply, report: Report) -> str | None:
-        models = openai_compat.parse_models(_json_or_none(reply)) if reply.status == 200 else None
-        if not models:
-            report.add(
-                "engine",
-                Status.FAIL,
-                "not a text-generation-inference container: GET /info and GET /v1/models answered"
-                f" HTTP 404 and {reply.status} (a default Inference Toolkit or custom container?)."
-                " Deploy the model with the TGI, vLLM or SGLang engine",
-            )
-            return None
-        longest = max((m.max_model_len or 0 for m in models), default=0) or None
-        report.facts.update(
-            engine="openai",
-            engine_version=None,
-            served_models=[m.id for m in models],
-            max_total_tokens=longest,
-            max_input_tokens=None,
-        )
-        report.add(
-            "engine",
-            Status.OK,
-            "OpenAI-compatible server (vLLM/SGLang style): served through its /v1 routes",
-        )
-        return "openai"
-
-    # -- task, model, context, chat route ----------------------------------------------------
-
-    async def _task(self, credential: Credential, report: Report) -> None:
+    async def _task(self, credential: Credential, engine: Engine, report: Report) -> None:
         tag = report.facts.get("pipeline_tag")
         source = "/info"
         if tag is None:
@@ -245,17 +170,8 @@ class Validator:
                 report.add("task", Status.WARN, f"could not verify the task: {source}")
                 return
             report.facts["pipeline_tag"] = tag
-        if tag == TEXT_GENERATION:
-            report.add("task", Status.OK, f"text-generation (from {source})")
-        elif tag == VISION_TASK:
-            report.add("task", Status.OK, f"image-text-to-text: takes images (from {source})")
-        else:
-            report.add(
-                "task",
-                Status.FAIL,
-                f"the model's task is {tag!r} (from {source}), not 'text-generation' or"
-                " 'image-text-to-text': hfgate serves generative language models only",
-            )
+        status, message = engine.judge_task(tag, source, report.facts)
+        report.add("task", status, message)
 
     async def _hub_pipeline_tag(self, credential: Credential) -> tuple[str | None, str]:
         url = f"{self.hub_url}/api/models/{credential.model_name}"
@@ -265,7 +181,7 @@ class Validator:
             )
         except UpstreamUnreachable as exc:
             return None, f"the Hub is not reachable ({exc.message})"
-        body = _json_or_none(reply)
+        body = json_or_none(reply)
         if reply.status != 200 or not isinstance(body, dict):
             return None, f"the Hub answered HTTP {reply.status} for {credential.model_name}"
         tag = body.get("pipeline_tag")
@@ -277,12 +193,12 @@ class Validator:
         served = report.facts.get("served_models") or [report.facts.get("upstream_model_id", "")]
         if credential.model_name in served:
             report.add("model", Status.OK, f"the endpoint serves {credential.model_name}")
-        elif all(str(model).startswith("/") for model in served):
+        elif all(_not_a_repo_id(str(model)) for model in served):
             report.add(
                 "model",
                 Status.SKIPPED,
-                f"the endpoint reports {served[0]!r} (Inference Endpoints mount the model there),"
-                " so the model cannot be confirmed",
+                f"the endpoint reports {served[0]!r} (a path where the model is mounted, not a"
+                " Hub repo id), so the model cannot be confirmed",
             )
         else:
             report.add(
@@ -292,10 +208,13 @@ class Validator:
                 " fix model_name or the endpoint URL",
             )
 
-    def _context(self, credential: Credential, report: Report) -> None:
-        limit = report.facts.get("max_total_tokens")
+    def _context(self, credential: Credential, engine: Engine, report: Report) -> None:
+        limit = report.facts.get(engine.limit_fact)
         window = credential.context_window
-        if limit is None:
+        more = engine.limits(report.facts)
+        if window is None:
+            _window_from_endpoint(engine, limit, report)
+        elif limit is None:
             report.add(
                 "context", Status.WARN, f"the endpoint does not say its limit; using {window:,}"
             )
@@ -303,75 +222,12 @@ class Validator:
             report.add(
                 "context",
                 Status.FAIL,
-                f"context_window {window:,} is more than the endpoint's max_total_tokens {limit:,}:"
-                f" set context_window to {limit:,} or less",
+                f"context_window {window:,} is more than the endpoint's {engine.limit_name}"
+                f" {limit:,}: set context_window to {limit:,} or less",
             )
         else:
             room = "" if window == limit else f" (the endpoint allows up to {limit:,})"
-            report.add("context", Status.OK, f"{window:,} tokens{room}")
-
-    async def _chat_route(self, credential: Credential, report: Report) -> None:
-        if report.facts.get("engine") == "openai":
-            self._set_route(report, "messages", None, Status.OK, "POST /v1/chat/completions")
-            return
-        info = tgi.TgiInfo("", None, 0, None, report.facts.get("engine_version"))
-        if not info.has_messages_api:
-            self._set_route(
-                report,
-                "generate",
-                "tokenize" if info.version_tuple >= (1, 4, 0) else None,
-                Status.OK,
-                f"TGI {info.version} predates the Messages API: hfgate renders the chat template"
-                " itself and uses POST /generate_stream",
-            )
-        elif not info.has_chat_tokenize:
-            self._set_route(
-                report,
-                "messages",
-                "tokenize",
-                Status.OK,
-                "POST /v1/chat/completions (Messages API)",
-            )
-        else:
-            await self._chat_template(credential, report)
-
-    async def _chat_template(self, credential: Credential, report: Report) -> None:
-        body = {"model": "tgi", "messages": [{"role": "user", "content": "hello"}]}
-        reply = await self._get(credential, "/chat_tokenize", method="POST", body=body)
-        if reply.status == 200:
-            self._set_route(
-                report,
-                "messages",
-                "chat_tokenize",
-                Status.OK,
-                "POST /v1/chat/completions (Messages API)",
-            )
-        elif "template" in reply.text().lower():
-            self._set_route(
-                report,
-                "generate",
-                "tokenize",
-                Status.WARN,
-                "the model has no chat template, so TGI's Messages API refuses chats: hfgate will"
-                " render a standard template itself and use POST /generate_stream",
-            )
-        else:
-            self._set_route(
-                report,
-                "messages",
-                "tokenize",
-                Status.WARN,
-                f"POST /chat_tokenize answered HTTP {reply.status};"
-                " assuming the Messages API works",
-            )
-
-    @staticmethod
-    def _set_route(
-        report: Report, route: str, tokenizer: str | None, status: Status, message: str
-    ) -> None:
-        report.facts["chat_route"] = route
-        report.facts["tokenize_route"] = tokenizer
-        report.add("chat_route", status, message)
+            report.add("context", Status.OK, f"{window:,} tokens{more}{room}")
 
     async def _get(
         self,
@@ -397,16 +253,33 @@ def _authorised(report: Report) -> bool:
     return any(check.id == "auth" and check.status is Status.OK for check in report.checks)
 
 
-def _is_asleep(reply: Reply) -> bool:
-    return is_asleep(reply.status, reply.text())
-
-
 def _is_cold(reply: Reply) -> bool:
     return is_cold(reply.status, reply.text())
 
 
 def _is_paused(reply: Reply) -> bool:
     return is_paused(reply.status, reply.text())
+
+
+def _is_loading(reply: Reply) -> bool:
+    """llama.cpp answers every route 503 "Loading model" (JSON) until its GGUF is loaded."""
+    return llamacpp.is_loading(reply.status, reply.body)
+
+
+def _not_ready(reply: Reply) -> bool:
+    """Asleep, paused or loading: the endpoint cannot answer now, and nothing is wrong."""
+    return is_asleep(reply.status, reply.text()) or _is_loading(reply)
+
+
+def _settled(reply: Reply) -> bool:
+    """What waiting stops on: anything but the proxy's cold answer or a model still loading."""
+    return not _is_cold(reply) and not _is_loading(reply)
+
+
+def _waiting_state(reply: Reply) -> str:
+    if _is_paused(reply):
+        return "paused"
+    return "initializing" if _is_loading(reply) else "scaled_to_zero"
 
 
 def _asleep_message(reply: Reply) -> str:
@@ -416,17 +289,38 @@ def _asleep_message(reply: Reply) -> str:
             " Endpoints page (or with huggingface_hub's resume_inference_endpoint); hfgate"
             " finishes validation once it runs"
         )
+    if _is_loading(reply):
+        return (
+            "the endpoint runs, but its llama.cpp server is still loading the model (HTTP 503"
+            " Loading model); hfgate finishes validation once it is loaded"
+        )
     return (
         f"the endpoint is scaled to zero or initializing (HTTP {reply.status}); it is waking up"
         " and hfgate finishes validation once it runs"
     )
 
 
-def _json_or_none(reply: Reply) -> Any:
-    try:
-        return reply.json()
-    except Exception:
-        return None
+def _not_a_repo_id(model: str) -> bool:
+    """``/repository`` (Inference Endpoints mount the model there) or a GGUF file's path."""
+    return model.startswith("/") or model.endswith(".gguf") or model.count("/") != 1
+
+
+def _window_from_endpoint(engine: Engine, limit: Any, report: Report) -> None:
+    """No context_window in the credential: only an engine whose limit is the window (TEI's
+    max_input_length) may supply it; for the others it is the credential's own problem."""
+    if engine.window_from_endpoint and isinstance(limit, int):
+        report.facts["context_window"] = limit
+        more = engine.limits(report.facts)
+        message = f"{limit:,} tokens{more} ({engine.limit_name} from {engine.limit_source})"
+        report.add("context", Status.OK, message)
+        return
+    message = missing_message("context_window") + (
+        " Only a TEI endpoint may leave it out (its /info says the limit)"
+        if not engine.window_from_endpoint
+        else f" The endpoint does not say its {engine.limit_name}"
+    )
+    report.problems.append({"field": "context_window", "message": message})
+    report.add("context", Status.FAIL, message)
 
 
 def _not_reached(report: Report) -> str:

@@ -46,6 +46,13 @@ def parse_models(body: Any) -> list[ListedModel] | None:
 
 # -- the dialect -------------------------------------------------------------------------------
 
+# A prompt over the model's length, as each server words it (docs/protocols.md §3.1): vLLM
+# "This model's maximum context length is …" and "The decoder prompt (length N) is longer than
+# the maximum model length of M"; SGLang "… is longer than the model's context length (…)",
+# "Requested token count exceeds the model's maximum context length …" and "Input length (N
+# tokens) exceeds the maximum allowed length (M tokens)" (its max_req_input_len).
+TOO_LONG = ("context length", "maximum model length", "exceeds the maximum allowed length")
+
 
 def error_from_reply(status: int, content_type: str, body: bytes) -> HfgateError:
     text = body[:2000].decode("utf-8", "replace")
@@ -57,7 +64,7 @@ def error_from_reply(status: int, content_type: str, body: bytes) -> HfgateError
     if status == 429:
         return UpstreamOverloaded(f"the endpoint is overloaded: {message}", retry_after=1)
     if status in (400, 413, 422):
-        if "maximum context length" in message or "context length" in message:
+        if any(phrase in message for phrase in TOO_LONG):
             return ContextLengthExceeded(f"the endpoint refused the prompt as too long: {message}")
         return UpstreamBadRequest(f"the endpoint refused the request: {message}")
     if status == 404:
@@ -68,7 +75,8 @@ def error_from_reply(status: int, content_type: str, body: bytes) -> HfgateError
 
 
 def _error_message(body: bytes) -> str | None:
-    """vLLM answers ``{"object": "error", "message": …}``; newer servers ``{"error": {…}}``."""
+    """Old vLLM and SGLang answer ``{"object": "error", "message", "type", "code"}``
+    (``ErrorResponse`` in their ``protocol.py``); newer vLLM ``{"error": {"message", …}}``."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -114,7 +122,11 @@ def response_format(value: dict[str, Any] | None) -> dict[str, Any]:
         return {"response_format": value}
     if value["type"] == "regex":
         return {"structured_outputs": {"regex": value["value"]}, "regex": value["value"]}
-    schema = {"name": "response", "schema": value["value"]}
+    if value["type"] == "json_schema":  # TGI's: {"value": {"name"?, "schema"}}
+        inner = value["value"] if isinstance(value["value"], dict) else {}
+        schema = {"name": inner.get("name") or "response", "schema": inner.get("schema")}
+    else:
+        schema = {"name": "response", "schema": value["value"]}
     return {"response_format": {"type": "json_schema", "json_schema": schema}}
 
 
