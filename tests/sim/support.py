@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -109,3 +110,49 @@ class OpenAPI:
     def validate(self, name: str, instance: Any) -> None:
         schema = {"$ref": f"urn:tgi-openapi#/components/schemas/{name}"}
         Draft202012Validator(schema, registry=self.registry).validate(instance)
+
+
+# -- tools, grammars, images (test_tools.py, test_grammar.py, test_vision.py) ----------------------
+
+WEATHER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string", "description": "The city, e.g. Paris"},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+    },
+    "required": ["city"],
+}
+TIME_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"timezone": {"type": "string"}},
+    "required": ["timezone"],
+}
+WEATHER: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The current weather in a city.",
+        "parameters": WEATHER_SCHEMA,
+    },
+}
+TIME: dict[str, Any] = {
+    "type": "function",
+    "function": {"name": "get_time", "parameters": TIME_SCHEMA},
+}
+TOOLS = [WEATHER, TIME]
+SCHEMAS = {"get_weather": WEATHER_SCHEMA, "get_time": TIME_SCHEMA}
+
+
+def chat_post(sim: Sim, **body: Any) -> httpx.Response:
+    """``POST /v1/chat/completions`` with ``body`` (``messages`` required)."""
+    with sim.client() as client:
+        return client.post("/v1/chat/completions", json=body)
+
+
+def valid_arguments(name: str, raw: Any) -> dict[str, Any]:
+    """A call's arguments: a JSON string, decoded once, valid for the tool's schema."""
+    assert isinstance(raw, str), raw
+    value = json.loads(raw)
+    jsonschema.validate(value, SCHEMAS[name])
+    assert isinstance(value, dict)
+    return value
