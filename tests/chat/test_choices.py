@@ -28,7 +28,7 @@ def _stream(peers: Peers, **body: Any) -> list[Any]:
 
 
 def test_choices_chunks_interleave_as_they_arrive(peers: Peers) -> None:
-    peers.sim.patch(token_delay=0.02, reply_tokens=8)
+    peers.sim.patch(token_delay=0.05, reply_tokens=8)
 
     payloads = _stream(peers, n=2, seed=1)
 
@@ -89,7 +89,7 @@ def test_one_call_refused_before_anything_was_sent_is_the_requests_status(
     # abandoned answer of an earlier test may still hold it: the simulator finishes those.)
     wait_for(lambda: peers.sim.state()["in_flight"] == 0, timeout=5.0)
     peers.sim.reset()  # … and count when it ends
-    peers.sim.patch(max_concurrent_requests=1, token_delay=0.1, reply_tokens=20)
+    peers.sim.patch(max_concurrent_requests=1, token_delay=0.25, reply_tokens=8)
 
     with pytest.raises(openai.RateLimitError) as caught:
         answer = peers.openai().chat.completions.create(
@@ -158,3 +158,26 @@ def test_each_call_is_recorded_like_any_call(peers: Peers) -> None:
         == (reply["usage"]["completion_tokens"])
     )
     assert after["prompt_tokens"] - before["prompt_tokens"] == reply["usage"]["prompt_tokens"]
+
+
+def test_n_calls_waiting_for_one_cold_start_keep_the_stream_alive_once(
+    peers: Peers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("hfgate.chat.lifecycle.KEEPALIVE_SECONDS", 0.5)
+    peers.sim.patch(state="scaled_to_zero", cold_start=2.0)
+
+    with peers.client() as client:
+        answer = chat(client, peers.model, messages=MESSAGES, stream=True, n=3, seed=4)
+
+    lines = [line for line in answer.text.split("\n") if line.strip()]
+    first_data = next(i for i, line in enumerate(lines) if line.startswith("data:"))
+    comments = lines[:first_data]
+    assert all(line.startswith(": ") for line in comments), comments
+    # One comment per tick (0.5 s over a 2 s wake), not one per call and tick.
+    assert 2 <= len(comments) <= 2.0 / 0.5 + 1, comments
+    assert peers.sim.stats()["wakeups"] == 1
+    texts = ["", "", ""]
+    for payload in sse_payloads(answer.text)[:-1]:
+        choice = payload["choices"][0]
+        texts[choice["index"]] += choice["delta"].get("content") or ""
+    assert texts == [expected_chat(MESSAGES, seed=4 + i).text for i in range(3)]

@@ -135,17 +135,18 @@ class OpenAIStream:
         }
 
     def completion(self, result: Completion) -> dict[str, Any]:
-        return self.completions([result])
+        body = self._base("chat.completion" if self.kind == "chat" else "text_completion")
+        body["choices"] = [self._choice(0, result)]
+        body["usage"] = result.usage.to_dict()
+        return body
 
     def completions(self, results: list[Completion]) -> dict[str, Any]:
-        """One body for the choices of one answer (``n`` of them), their usage summed."""
+        """One body for the choices of one answer (``n`` > 1), their usage summed."""
         body = self._base("chat.completion" if self.kind == "chat" else "text_completion")
         body["choices"] = [self._choice(i, result) for i, result in enumerate(results)]
-        usage = Usage()
-        for result in results:
-            usage.prompt_tokens += result.usage.prompt_tokens
-            usage.completion_tokens += result.usage.completion_tokens
-        body["usage"] = usage.to_dict()
+        prompt = sum(result.usage.prompt_tokens for result in results)
+        completion = sum(result.usage.completion_tokens for result in results)
+        body["usage"] = Usage(prompt, completion).to_dict()
         return body
 
     def _choice(self, index: int, result: Completion) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
+from hfgate.chat import lifecycle
 from hfgate.chat.lifecycle import Caller
 from hfgate.chat.service import ChatService, Prepared
 from hfgate.upstream.base import Completion
@@ -136,6 +137,7 @@ class _Tally:
         self.running = running
         self.usage = Usage()
         self.error: Error | None = None
+        self.waited = -1.0  # the last wait said, in seconds since the calls began
 
     @property
     def failed(self) -> bool:
@@ -151,12 +153,16 @@ class _Tally:
             if isinstance(got, Exception):
                 raise got
             own, wait = self._take(got)
-            waiting = wait or waiting  # n calls wait for one endpoint: one keepalive
+            waiting = wait or waiting
             if own:
                 parts.append(Part(index, own))
             if self.error is not None:  # what came with it is sent; nothing after it
                 return [*parts, Part(None, [self.error])]
-        return [*parts, Part(None, [waiting])] if waiting else parts
+        # n calls wait for one endpoint, each ticking on its own: one keepalive per tick.
+        if waiting is None or waiting.elapsed < self.waited + lifecycle.KEEPALIVE_SECONDS / 2:
+            return parts
+        self.waited = waiting.elapsed
+        return [*parts, Part(None, [waiting])]
 
     def _take(self, batch: Batch) -> tuple[Batch, Waiting | None]:
         """The choice's own events; its usage summed, a wait and a failure kept apart."""
