@@ -53,9 +53,16 @@ The container (``engine``)
   error bodies, axum's text/plain rejections (400/413/415/422) and in-stream errors are TGI's.
   ``chat_template`` (Jinja, default ChatML; None → 422 ``template_error``).
   ``model_id_repository`` → ``/info`` says ``/repository`` with null sha and task.
+  Tool calls (``tools.py``: ``tool_choice``, the tool prompt, ``no_tool``, TGI's call shapes,
+  streamed without a ``finish_reason``), grammar-constrained ``response_format``
+  (``grammar.py``: TGI's ``json``/``json_object``/``json_schema``/``regex`` shapes; OpenAI's are
+  serde's 422), images (``vision.py``: ``vision`` → image tokens and ``image-text-to-text``;
+  otherwise ``![](url)`` text).
 * ``tei``: TEI ``/info`` (``model_type``, ``max_input_length``), ``POST /embed``, ``/health``.
 * ``vllm``: no ``/info``; ``/v1/models`` with ``max_model_len``; OpenAI chat/completions,
-  ``/tokenize`` ``{"count", "max_model_len", "tokens"}``, ``/health``, ``/version``.
+  ``/tokenize`` ``{"count", "max_model_len", "tokens"}``, ``/health``, ``/version``. Tool calls
+  (``vllm_tools.py``: auto/required/named, parallel, ``vllm_auto_tool_choice``),
+  ``response_format`` ``json_object``/``json_schema``, images refused unless ``vision``.
 * ``custom``: ``GET /health`` → ``Ok``, ``POST /predict`` → ``{"response": …}``, 404 elsewhere.
 
 The management API (Hugging Face's ``api.endpoints.huggingface.cloud/v2``)
@@ -82,6 +89,10 @@ The management API (Hugging Face's ``api.endpoints.huggingface.cloud/v2``)
 
 Generation and its faults
 -------------------------
+The simulated model under ``tool_choice: "auto"``: after a ``role: "tool"`` message it answers
+in text; otherwise it calls the tool the last user message names (vLLM: each one named), else
+the first tool. Arguments and JSON answers are ``schemagen.instance`` of their schema.
+
 Replies are deterministic (``generation.py``): seeded by the prompt (and the seed when
 sampling), ``reply_tokens`` long with EOS last (``eos_token``; ``stop`` on OpenAI routes),
 ``length`` when ``max_new_tokens`` is smaller, ``stop_sequence`` when a stop string ends the
