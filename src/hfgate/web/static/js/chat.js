@@ -624,6 +624,7 @@ function updateTopbar() {
   const custom = currentSettings();
   settingsButton.classList.toggle('active', !!custom.system || custom.temperature !== null);
   document.title = `${conversation?.title || 'Chat'} · hfgate`;
+  $('chat-heading').textContent = conversation?.title || 'New chat';
 }
 
 $('conversation-menu-button').addEventListener('click', (event) => {

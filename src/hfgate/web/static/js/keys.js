@@ -29,12 +29,13 @@ function row(key) {
     actions.addEventListener('click', () => revoke(key));
   }
   return el('tr', { class: revoked ? 'revoked' : '', 'data-id': key.id },
-    el('td', {}, key.name),
-    el('td', { class: 'mono' }, key.prefix),
-    IS_ADMIN ? el('td', {}, key.owner || '—') : null,
-    el('td', {}, limits(key)),
-    el('td', {}, timeAgo(key.last_used_at)),
-    el('td', {}, key.expires_at ? (expired ? 'expired' : `in ${timeUntil(key.expires_at)}`) : 'never'),
+    // data-label: at phone width each row is a card, and each cell says what it is.
+    el('td', { 'data-label': 'Name' }, key.name),
+    el('td', { class: 'mono', 'data-label': 'Key' }, key.prefix),
+    IS_ADMIN ? el('td', { 'data-label': 'Owner' }, key.owner || '—') : null,
+    el('td', { 'data-label': 'Limits' }, limits(key)),
+    el('td', { 'data-label': 'Last used' }, timeAgo(key.last_used_at)),
+    el('td', { 'data-label': 'Expires' }, key.expires_at ? (expired ? 'expired' : `in ${timeUntil(key.expires_at)}`) : 'never'),
     el('td', { class: 'actions' }, actions));
 }
 

@@ -14,7 +14,7 @@ initShell();
 
 function card(model) {
   const parts = {
-    title: el('h3', {}, model.id),
+    title: el('h2', {}, model.id),
     sub: el('div', { class: 'sub' }),
     badge: el('span'),
     detail: el('p', { class: 'status-detail' }),
