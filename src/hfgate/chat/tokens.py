@@ -4,7 +4,10 @@ The bound: every token of a byte-level or byte-fallback tokenizer covers at leas
 so a prompt's UTF-8 size (plus generous room for the chat template's own text) is never less
 than its token count. When the bound already fits the context window, nothing is sent to the
 endpoint at all — the common case costs no round trip. Only near the limit does hfgate ask the
-endpoint (TGI ``/chat_tokenize``, ``/tokenize``) for exact counts.
+endpoint for exact counts, by the ``tokenize_route`` validation found (docs/protocols.md §5):
+TGI ``/chat_tokenize`` and ``/tokenize``; vLLM ``/tokenize`` (chats too); llama.cpp
+``/apply-template`` then ``/tokenize``; SGLang ``/tokenize`` (text only: a chat is rendered with
+the model's own chat template from the Hub first, and not counted when only a fallback is known).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
+from hfgate.chat.templates import Templates
+from hfgate.upstream import llamacpp
 from hfgate.upstream.platform import platform_error
 from hfgate.upstream.transport import Transport
 from hfgate.values.served import ServedModel
@@ -24,6 +29,7 @@ CACHE_SIZE = 4096
 # 2,928 for LLaVA-NeXT's tiles, 64-320 for Idefics2/3, resolution-dependent for Qwen2-VL.
 # The bound takes a generous ceiling; exact counts come from the endpoint when it can count.
 IMAGE_TOKENS_BOUND = 4096
+TGI_ROUTES = ("chat_tokenize", "tokenize")  # text through TGI's /tokenize {"inputs"}
 
 
 def message_bytes(message: dict[str, Any]) -> int:
@@ -65,8 +71,9 @@ def text_estimate(text: str, template_tokens: int = 8) -> int:
 class TokenCounter:
     """Exact counts from the endpoint, remembered by content (LRU)."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, templates: Templates | None = None) -> None:
         self.transport = transport
+        self.templates = templates  # SGLang counts chats as the text its template renders
         self._cache: OrderedDict[tuple[str, int, str], int] = OrderedDict()
 
     def _remember(self, key: tuple[str, int, str], value: int) -> int:
@@ -84,11 +91,14 @@ class TokenCounter:
     ) -> int | None:
         """Tokens of the templated chat prompt, or None if the endpoint cannot tell.
         ``tools``: the request's ``tools``/``tool_prompt``, which TGI's template renders too."""
-        if model.tokenize_route != "chat_tokenize":
+        if model.tokenize_route is None or model.tokenize_route == "tokenize":
             return None
         key = (model.name, hash(repr((messages, tools))), "chat")
         if key in self._cache:
             return self._cache[key]
+        if model.tokenize_route != "chat_tokenize":
+            count = await self._other_chat(model, messages, tools)
+            return None if count is None else self._remember(key, count)
         body = {"model": "tgi", "messages": messages, **(tools or {})}
         answer = await self._post(model, "/chat_tokenize", body)
         if not isinstance(answer, dict) or not isinstance(answer.get("tokenize_response"), list):
@@ -102,10 +112,44 @@ class TokenCounter:
         key = (model.name, hash(text), "text")
         if key in self._cache:
             return self._cache[key]
+        if model.tokenize_route not in TGI_ROUTES:
+            count = await self._other_text(model, text)
+            return None if count is None else self._remember(key, count)
         answer = await self._post(model, "/tokenize", {"inputs": text})
         if not isinstance(answer, list):
             return None
         return self._remember(key, len(answer))
+
+    async def _other_chat(
+        self, model: ServedModel, messages: list[dict[str, Any]], tools: dict[str, Any] | None
+    ) -> int | None:
+        """vLLM renders and counts a chat in one call; llama.cpp renders it (``/apply-template``)
+        and counts the text as its chat route would; SGLang counts text only."""
+        route = model.tokenize_route
+        if route == "vllm":
+            listed = {"tools": tools["tools"]} if tools else {}
+            body = {"model": model.served_model, "messages": messages, **listed}
+            return _count(await self._post(model, "/tokenize", body))
+        if route == "llamacpp":
+            body = llamacpp.template_body(messages, tools)
+            prompt = llamacpp.templated_prompt(await self._post(model, "/apply-template", body))
+            return None if prompt is None else await self._other_text(model, prompt)
+        if route == "sglang" and self.templates is not None and not tools:
+            template = await self.templates.for_model(model)
+            if template.label == "model":  # a fallback would count another prompt than SGLang's
+                text = {"prompt": template.render(messages), "add_special_tokens": False}
+                body = {"model": model.served_model, **text}
+                return _count(await self._post(model, "/tokenize", body))
+        return None
+
+    async def _other_text(self, model: ServedModel, text: str) -> int | None:
+        if model.tokenize_route == "llamacpp":
+            answer = await self._post(model, "/tokenize", llamacpp.tokenize_body(text))
+            return llamacpp.token_count(answer)
+        if model.tokenize_route in ("vllm", "sglang"):
+            body = {"model": model.served_model, "prompt": text}
+            return _count(await self._post(model, "/tokenize", body))
+        return None
 
     async def _post(self, model: ServedModel, path: str, body: dict[str, Any]) -> Any:
         reply = await self.transport.request(
@@ -117,3 +161,9 @@ class TokenCounter:
                 raise error
             return None
         return reply.json()
+
+
+def _count(answer: Any) -> int | None:
+    """vLLM's and SGLang's ``/tokenize`` answer ``{"count", "max_model_len", "tokens"}``."""
+    count = answer.get("count") if isinstance(answer, dict) else None
+    return count if isinstance(count, int) else None
