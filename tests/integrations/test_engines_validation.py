@@ -110,8 +110,8 @@ async def test_tei_embedding_model_without_context_window() -> None:
         "feature-extraction (from the Hub): an embedding model, as the endpoint says"
     )
     assert line(report, "context") == (
-        "512 tokens per input; up to 32 inputs per call; by default TEI cuts longer inputs"
-        " (auto_truncate) (max_input_length from /info)"
+        "512 tokens per input, from /info's max_input_length; up to 32 inputs per call; by"
+        " default TEI cuts longer inputs (auto_truncate)"
     )
     assert line(report, "chat_route") == (
         "not a chat model: it is served through POST /v1/embeddings"
@@ -215,8 +215,10 @@ async def test_tei_context_window_above_max_input_length_fails() -> None:
 async def test_tei_context_window_given_is_kept() -> None:
     report, _ = await validate(tei(TEI_EMBEDDING), EMBEDDER, window=256, hub={EMBEDDER: None})
 
-    assert line(report, "context").startswith("256 tokens per input;")
-    assert line(report, "context").endswith("(the endpoint allows up to 512)")
+    assert line(report, "context") == (
+        "256 tokens per input (the endpoint allows up to 512); up to 32 inputs per call; by"
+        " default TEI cuts longer inputs (auto_truncate)"
+    )
 
 
 async def test_a_missing_context_window_is_refused_for_other_engines() -> None:
@@ -267,10 +269,12 @@ async def test_llamacpp() -> None:
         " 8,192 tokens per request"
     )
     assert line(report, "model") == (
-        f"the endpoint reports {GGUF!r} (a path where the model is mounted, not a Hub repo id),"
-        " so the model cannot be confirmed"
+        f"the endpoint reports {GGUF!r} (not a Hub repo id: where the model is mounted, or an"
+        " alias), so the model cannot be confirmed"
     )
-    assert line(report, "context") == "8,192 tokens per request (n_ctx of one of 4 slots)"
+    assert line(report, "context") == (
+        "8,192 tokens per request; 4 slots serve requests side by side"
+    )
     assert line(report, "chat_route") == (
         "POST /v1/chat/completions with the GGUF's chat template; exact token counts from POST"
         " /apply-template and /tokenize"

@@ -197,8 +197,8 @@ class Validator:
             report.add(
                 "model",
                 Status.SKIPPED,
-                f"the endpoint reports {served[0]!r} (a path where the model is mounted, not a"
-                " Hub repo id), so the model cannot be confirmed",
+                f"the endpoint reports {served[0]!r} (not a Hub repo id: where the model is"
+                " mounted, or an alias), so the model cannot be confirmed",
             )
         else:
             report.add(
@@ -227,7 +227,7 @@ class Validator:
             )
         else:
             room = "" if window == limit else f" (the endpoint allows up to {limit:,})"
-            report.add("context", Status.OK, f"{window:,} tokens{more}{room}")
+            report.add("context", Status.OK, f"{window:,} tokens{engine.unit}{room}{more}")
 
     async def _get(
         self,
@@ -310,8 +310,8 @@ def _window_from_endpoint(engine: Engine, limit: Any, report: Report) -> None:
     max_input_length) may supply it; for the others it is the credential's own problem."""
     if engine.window_from_endpoint and isinstance(limit, int):
         report.facts["context_window"] = limit
-        more = engine.limits(report.facts)
-        message = f"{limit:,} tokens{more} ({engine.limit_name} from {engine.limit_source})"
+        read = f"from {engine.limit_source}'s {engine.limit_name}"
+        message = f"{limit:,} tokens{engine.unit}, {read}{engine.limits(report.facts)}"
         report.add("context", Status.OK, message)
         return
     message = missing_message("context_window") + (

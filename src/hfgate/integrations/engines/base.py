@@ -80,6 +80,7 @@ class Engine:
     limit_fact = "max_total_tokens"  # the fact holding the endpoint's token limit
     limit_name = "max_total_tokens"  # what the engine calls that limit, for messages
     limit_source = "the endpoint"  # where that limit was read
+    unit = ""  # what the limit is of: " per input", " per request"
     window_from_endpoint = False  # a credential may leave context_window out
 
     async def recognise(self, probe: Probe) -> Found | None:
@@ -96,7 +97,7 @@ class Engine:
         )
 
     def limits(self, facts: Mapping[str, Any]) -> str:
-        """What else the context line should say about the endpoint's limits."""
+        """What else the context line should say about the endpoint's limits ("; …")."""
         return ""
 
     async def chat_route(self, probe: Probe, report: Report) -> None:

@@ -21,6 +21,7 @@ CHAT = "POST /v1/chat/completions"
 class LlamaCpp(Engine):
     limit_name = "n_ctx"
     limit_source = "/props"
+    unit = " per request"
 
     async def recognise(self, probe: Probe) -> Found | None:
         entries = await listing(probe)
@@ -35,7 +36,7 @@ class LlamaCpp(Engine):
 
     def limits(self, facts: Mapping[str, Any]) -> str:
         slots = facts.get("total_slots")
-        return f" per request (n_ctx of one of {slots} slots)" if isinstance(slots, int) else ""
+        return f"; {slots} slots serve requests side by side" if isinstance(slots, int) else ""
 
     async def chat_route(self, probe: Probe, report: Report) -> None:
         if report.facts.get("has_chat_template"):

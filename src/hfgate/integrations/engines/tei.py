@@ -33,6 +33,7 @@ NOT_SERVED = "recognised but not served yet: hfgate has no route that classifies
 class Tei(Engine):
     limit_fact = limit_name = "max_input_length"
     limit_source = "/info"
+    unit = " per input"
     window_from_endpoint = True  # the credential's context_window is the max input length
 
     async def recognise(self, probe: Probe) -> Found | None:
@@ -61,7 +62,7 @@ class Tei(Engine):
         batch = facts.get("max_client_batch_size")
         cut = "cuts" if facts.get("auto_truncate") else "refuses"
         inputs = f"; up to {batch:,} inputs per call" if isinstance(batch, int) else ""
-        return f" per input{inputs}; by default TEI {cut} longer inputs (auto_truncate)"
+        return f"{inputs}; by default TEI {cut} longer inputs (auto_truncate)"
 
     async def chat_route(self, probe: Probe, report: Report) -> None:
         serves = report.facts.get("serves", "embed")
