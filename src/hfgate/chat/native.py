@@ -27,11 +27,13 @@ from hfgate.values.events import Batch, Relayed, Usage
 from hfgate.values.served import ServedModel
 
 DETAILS = {"details": True}
+TOKEN_KEY = b'"token":'  # in TGI's stream events; token text never holds it unescaped
 # ``/health`` asks "will a call work?". It does in these states: a sleeping or starting
-# endpoint is woken by the call itself, which hfgate holds (with keepalives) until it answers.
-# Saying "unhealthy" there would be worse than slow: health never wakes an endpoint (a probe
-# is traffic that keeps it billed), so a client waiting for "healthy" before calling would
-# wait forever. Paused, failed, deleted, unreachable or refusing hfgate's token: a call fails.
+# endpoint is woken by the call itself, which hfgate holds (with keepalives) until it answers
+# — slower, not broken (``X-Hfgate-Status`` says which). Saying "unhealthy" there would be
+# worse than slow: health never wakes an endpoint (a probe is traffic that keeps it billed),
+# so a client that waits for "healthy" before calling would wait forever. Paused, failed,
+# deleted, unreachable or refusing hfgate's token: a call fails, so those are unhealthy.
 USABLE = frozenset(
     {
         ModelStatus.READY,
@@ -41,7 +43,6 @@ USABLE = frozenset(
         ModelStatus.INITIALIZING,
     }
 )
-TOKEN_KEY = b'"token":'  # in TGI's stream events; token text never holds it unescaped
 
 
 class NativeService:
