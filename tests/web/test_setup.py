@@ -38,14 +38,18 @@ def _fresh_env(home: Path) -> dict[str, str]:
 class Serve:
     """``hfgate serve`` on a free port; ``lines`` collects what it writes to stderr."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.lines: list[str] = []
         self.ready = threading.Event()
         argv = [str(BIN / "hfgate"), "serve", "--port", str(self.port)]
         self.process = subprocess.Popen(
-            argv, env=_fresh_env(home), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+            argv,
+            env=_fresh_env(home) | env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
 
