@@ -58,7 +58,15 @@ The container (``engine``)
   (``grammar.py``: TGI's ``json``/``json_object``/``json_schema``/``regex`` shapes; OpenAI's are
   serde's 422), images (``vision.py``: ``vision`` → image tokens and ``image-text-to-text``;
   otherwise ``![](url)`` text).
-* ``tei``: TEI ``/info`` (``model_type``, ``max_input_length``), ``POST /embed``, ``/health``.
+* ``tei`` (``tei.py``): TEI ``tei_version`` serving an embedding model, a reranker or a
+  classifier (``tei_kind``): ``/info``, ``/embed``, ``/embed_all``, ``/v1/embeddings``,
+  ``/rerank``, ``/predict``, ``/similarity``, ``/tokenize``, ``/decode``, ``/health``,
+  ``/metrics``; meaningful vectors (``semantic.py``), TEI's limits and errors.
+* ``llamacpp`` (``llamacpp.py``): llama.cpp's server: ``/health``, ``/props``, ``/v1/models``,
+  chat and completions (OpenAI's and ``/completion``), ``/tokenize``, ``/detokenize``,
+  ``/apply-template``; 503 ``Loading model`` for ``loading`` s after a start.
+* ``sglang`` (``sglang.py``): ``/health``, ``/get_model_info``, ``/get_server_info``,
+  ``/v1/models`` with ``max_model_len``, chat and completions, ``/tokenize``; flat errors.
 * ``vllm``: no ``/info``; ``/v1/models`` with ``max_model_len``; OpenAI chat/completions,
   ``/tokenize`` ``{"count", "max_model_len", "tokens"}``, ``/health``, ``/version``. Tool calls
   (``vllm_tools.py``: auto/required/named, parallel, ``vllm_auto_tool_choice``),

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from hfgate.sim.versions import parse_version
 
-Engine = Literal["tgi", "tei", "vllm", "custom"]
+Engine = Literal["tgi", "tei", "vllm", "custom", "llamacpp", "sglang"]
+TeiKind = Literal["embed", "rerank", "classify"]  # TEI /info model_type: embedding, reranker…
 State = Literal["running", "scaled_to_zero", "initializing", "paused"]
 WakeOn = Literal["any", "inference"]
 EndpointType = Literal["public", "protected", "authenticated", "private"]
@@ -59,6 +60,14 @@ class SimConfig:
     vllm_auto_tool_choice: bool = True
     bos_token: str = "<s>"
     eos_token: str = "</s>"
+    # TEI (tei.py): its release, what the model is, --auto-truncate (None: the release's
+    # default, on since 1.9.0) and the sentence-transformers prompts prompt_name picks from
+    tei_version: str = "1.9.3"
+    tei_kind: TeiKind = "embed"
+    auto_truncate: bool | None = None
+    tei_prompts: dict[str, str] | None = None
+    # llama.cpp and SGLang: seconds the engine loads its model once the replica runs
+    loading: float = 0.0
     # Generation
     reply_tokens: int = 16
     token_delay: float = 0.0
@@ -189,8 +198,11 @@ def _check_ranges(config: SimConfig) -> None:
         value = getattr(config, name)
         if value is not None and value < 0:
             raise ConfigError(f"{name} must be >= 0 or null")
-    if parse_version(config.tgi_version) is None:
-        raise ConfigError(f"tgi_version: cannot read {config.tgi_version!r} as X.Y.Z")
+    for name in ("tgi_version", "tei_version"):
+        if parse_version(getattr(config, name)) is None:
+            raise ConfigError(f"{name}: cannot read {getattr(config, name)!r} as X.Y.Z")
+    if config.loading < 0:
+        raise ConfigError("loading must be >= 0")
     _check_management(config)
 
 

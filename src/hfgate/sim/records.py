@@ -28,7 +28,10 @@ from hfgate.sim.tgi import build_sha
 from hfgate.sim.versions import features
 from hfgate.sim.vllm import VLLM_VERSION
 
-IMAGE_KEYS = {"tgi": "tgi", "vllm": "vLLM", "tei": "tei", "custom": "custom"}
+IMAGE_KEYS = {
+    "tgi": "tgi", "vllm": "vLLM", "tei": "tei", "custom": "custom", "llamacpp": "llamacpp",
+    "sglang": "sGLang",
+}  # fmt: skip
 # The proxy's lifecycle (plus the management API's own "pending") as HF's status.state.
 STATES = {
     "running": "running",
@@ -108,13 +111,15 @@ def _image(config: SimConfig) -> dict[str, Any]:
     urls = {
         "tgi": f"ghcr.io/huggingface/text-generation-inference:{config.tgi_version}",
         "vllm": f"vllm/vllm-openai:v{VLLM_VERSION}",
-        "tei": "ghcr.io/huggingface/text-embeddings-inference:1.8",
+        "tei": f"ghcr.io/huggingface/text-embeddings-inference:{config.tei_version}",
+        "llamacpp": "ghcr.io/ggml-org/llama.cpp:server-cuda",
+        "sglang": "lmsysorg/sglang:latest",
         "custom": "registry.example.com/acme/custom-handler:latest",
     }
     image: dict[str, Any] = {
         "url": urls[config.engine],
         "healthRoute": "/health",
-        "port": 8000 if config.engine == "vllm" else 80,
+        "port": {"vllm": 8000, "sglang": 30000, "llamacpp": 8080}.get(config.engine, 80),
         "env": {},
     }
     if config.engine == "tgi":

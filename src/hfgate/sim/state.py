@@ -31,6 +31,7 @@ class Lifecycle:
         self._state: str = config.state
         self._wake_started = clock()
         self.last_activity = clock()
+        self.running_since = clock()  # when the replica last started running (an engine loads)
         self.busy = 0  # requests being served: an endpoint does not idle out under load
 
     def current(self) -> str:
@@ -38,6 +39,7 @@ class Lifecycle:
         if self._state == "initializing" and now >= self._wake_started + self.config.cold_start:
             self._state = "running"
             self.last_activity = now
+            self.running_since = self._wake_started + self.config.cold_start
         idle = self.config.idle_timeout
         running = self._state == "running" and not self.busy
         if running and idle is not None and now - self.last_activity >= idle:
@@ -47,6 +49,8 @@ class Lifecycle:
     def set(self, state: str) -> None:
         self._state = state
         self._wake_started = self.last_activity = self.clock()
+        if state == "running":
+            self.running_since = self._wake_started
 
     def wake(self) -> bool:
         """scaled_to_zero → initializing; False when a wake-up was not needed."""
