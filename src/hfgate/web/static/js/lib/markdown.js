@@ -22,6 +22,7 @@ import typescript from '../../vendor/highlight/languages/typescript.min.js';
 import xml from '../../vendor/highlight/languages/xml.min.js';
 import yaml from '../../vendor/highlight/languages/yaml.min.js';
 import { icon } from './icons.js';
+import { liftMath, placeMath } from './math.js';
 import { copyText } from './ui.js';
 
 const ENTITIES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -129,7 +130,9 @@ function enhance(fragment) {
 
 /** Render markdown into an element (replacing its content). */
 export function renderMarkdown(element, text) {
-  const fragment = sanitize(marked.parse(text || ''));
+  const { text: lifted, formulas } = liftMath(text || '');
+  const fragment = sanitize(marked.parse(lifted));
+  placeMath(fragment, formulas); // after the sanitiser: KaTeX's output is trusted DOM
   element.replaceChildren(enhance(fragment));
 }
 
