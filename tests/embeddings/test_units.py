@@ -121,7 +121,7 @@ def test_batch_size_error_says_the_limit() -> None:
     [
         (
             429,
-            {"error": "Model is overloaded", "error_type": "overloaded"},
+            {"error": "Model is overloaded", "error_type": "Overloaded"},
             UpstreamOverloaded,
             429,
         ),

@@ -11,7 +11,8 @@ and ``core/src/tokenization.rs``):
   bare list ``[{index, score, text?}]``, highest score first; tokens in ``x-compute-tokens``.
 * ``POST /tokenize`` takes ``{inputs: str | [str], add_special_tokens}`` and answers one list
   of tokens per input.
-* Errors are ``{"error", "error_type"}``: ``validation`` and ``tokenizer`` 422, ``empty`` 400,
+* Errors are ``{"error", "error_type"}`` (the type as serde names the variant, ``Validation``):
+  ``validation`` and ``tokenizer`` 422 (413 before 1.9.0), ``empty`` 400,
   ``overloaded`` 429, ``backend`` 424, ``unhealthy`` 503. A batch larger than
   ``max_client_batch_size`` is a 422 ``batch size {n} > maximum allowed batch size {m}``; an
   input over ``max_input_length`` a 422 ``Input validation error: `inputs` must have less than
@@ -154,7 +155,8 @@ _BATCH = re.compile(r"batch size (\d+) > maximum allowed batch size (\d+)")
 
 def engine_error(status: int, message: str, error_type: str | None = None) -> HfgateError:
     """TEI's own errors (after the platform's); the message is TEI's text."""
-    if error_type == "overloaded" or status == 429:
+    # serde writes ErrorType's variant names ("Overloaded"); TEI's OpenAPI examples lowercase
+    if (error_type or "").lower() == "overloaded" or status == 429:
         return UpstreamOverloaded(
             "the endpoint is at its concurrency limit (TEI: Model is overloaded): retry shortly",
             retry_after=1,
