@@ -79,6 +79,13 @@ CITY_SCHEMA: dict[str, Any] = {
     "required": ["name", "country", "population"],
 }
 
+# OpenAI's json_object as TGI gets it (docs/protocols.md §5a): TGI refuses a grammar without a
+# "properties" key, and empty properties alone would close the object (only "{}" is valid).
+TGI_JSON_OBJECT: dict[str, Any] = {
+    "type": "json",
+    "value": {"type": "object", "properties": {}, "additionalProperties": True},
+}
+
 
 def engine(peers: Peers) -> str:
     """``"tgi"`` or ``"vllm"``: the engine the simulator plays."""

@@ -23,6 +23,7 @@ from tests.clients.support import (
     CITY_SCHEMA,
     LC_TOOLS,
     LC_TOOLS_BY_NAME,
+    TGI_JSON_OBJECT,
     City,
     chat_model,
     checked,
@@ -98,11 +99,7 @@ def _expect_engine_got(peers: Peers, method: str) -> None:
         return
     response_format = body["response_format"]
     if method == "json_mode":
-        expected = (
-            {"type": "json", "value": {"type": "object"}}
-            if engine(peers) == "tgi"
-            else {"type": "json_object"}
-        )
+        expected = TGI_JSON_OBJECT if engine(peers) == "tgi" else {"type": "json_object"}
         assert response_format == expected
     elif engine(peers) == "tgi":
         assert response_format["type"] == "json"

@@ -23,6 +23,7 @@ from tests.clients.support import (
     ASK_TIME,
     ASK_WEATHER,
     CITY_SCHEMA,
+    TGI_JSON_OBJECT,
     TIME,
     TOOLS,
     WEATHER,
@@ -235,6 +236,101 @@ def test_parallel_tool_calls_on_vllm_give_several_calls(vllm: Peers, stream: boo
     assert sent(vllm)["parallel_tool_calls"] is True
 
 
+def test_parallel_tool_calls_are_not_sent_to_tgi_which_makes_one_call(tgi: Peers) -> None:
+    reply = tgi.openai().chat.completions.create(
+        model=tgi.model,
+        messages=[{"role": "user", "content": ASK_BOTH}],
+        tools=TOOLS,
+        parallel_tool_calls=True,
+    )
+    calls = reply.choices[0].message.tool_calls
+    assert calls is not None and len(calls) == 1
+    arguments(calls[0].function.name, calls[0].function.arguments)
+    assert "parallel_tool_calls" not in sent(tgi)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
+def test_n_choices_each_carry_their_tool_call(peers: Peers, stream: bool) -> None:
+    client = peers.openai()
+    if stream:
+        chunks = list(
+            client.chat.completions.create(
+                model=peers.model, messages=USER_WEATHER, tools=TOOLS, n=2, stream=True
+            )
+        )
+        ends = {c.index: c.finish_reason for x in chunks for c in x.choices if c.finish_reason}
+        assert ends == {0: "tool_calls", 1: "tool_calls"}
+        for index in (0, 1):
+            text = "".join(
+                t.function.arguments or ""
+                for x in chunks
+                for c in x.choices
+                if c.index == index
+                for t in c.delta.tool_calls or []
+            )
+            arguments("get_weather", text)
+    else:
+        reply = client.chat.completions.create(
+            model=peers.model, messages=USER_WEATHER, tools=TOOLS, n=2
+        )
+        assert [c.index for c in reply.choices] == [0, 1]
+        for choice in reply.choices:
+            assert choice.finish_reason == "tool_calls"
+            calls = choice.message.tool_calls
+            assert calls is not None and calls[0].function.name == "get_weather"
+            arguments("get_weather", calls[0].function.arguments)
+    assert len(sent_all(peers)) == 2  # n is fanned out: one engine call per choice
+
+
+def test_tool_prompt_reaches_tgi_only(peers: Peers) -> None:
+    prompt = "You may call these functions:"
+    peers.openai().chat.completions.create(
+        model=peers.model, messages=USER_WEATHER, tools=TOOLS, extra_body={"tool_prompt": prompt}
+    )
+    expected = prompt if engine(peers) == "tgi" else None
+    assert sent(peers).get("tool_prompt") == expected
+
+
+def test_a_tool_result_given_as_text_parts(peers: Peers) -> None:
+    client = peers.openai()
+    first = client.chat.completions.create(model=peers.model, messages=USER_WEATHER, tools=TOOLS)
+    call = first.choices[0].message.tool_calls[0]
+    parts = [{"type": "text", "text": "21 C, "}, {"type": "text", "text": "clear"}]
+    messages: list[Any] = [
+        *USER_WEATHER,
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": parts},
+    ]
+    reply = client.chat.completions.create(model=peers.model, messages=messages, tools=TOOLS)
+
+    assert reply.choices[0].finish_reason == "stop" and reply.choices[0].message.content
+    tool_message = sent_all(peers)[-1]["messages"][-1]
+    assert tool_message == {"role": "tool", "tool_call_id": call.id, "content": "21 C, clear"}
+
+
+def test_tools_with_a_grammar_are_refused_as_tgi_refuses_them(tgi: Peers) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        tgi.openai().chat.completions.create(
+            model=tgi.model,
+            messages=USER_WEATHER,
+            tools=TOOLS,
+            response_format={"type": "json_object"},
+        )
+    assert "Grammar and tools are mutually exclusive" in caught.value.message
+
+
+def test_vllm_without_auto_tool_choice_says_what_it_needs(vllm: Peers) -> None:
+    vllm.sim.patch(vllm_auto_tool_choice=False)
+    with pytest.raises(openai.BadRequestError) as caught:
+        vllm.openai().chat.completions.create(model=vllm.model, messages=USER_WEATHER, tools=TOOLS)
+    assert "--enable-auto-tool-choice" in caught.value.message
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    reply = vllm.openai().chat.completions.create(
+        model=vllm.model, messages=USER_WEATHER, tools=TOOLS, tool_choice=named
+    )  # a named choice needs no parser: still served
+    assert reply.choices[0].message.tool_calls
+
+
 # -- structured output -------------------------------------------------------------------------
 
 
@@ -321,7 +417,7 @@ def test_json_object_mode_gives_a_json_object(peers: Peers, stream: bool) -> Non
     assert reply.choices[0].finish_reason == "stop"
     response_format = sent(peers)["response_format"]
     if engine(peers) == "tgi":
-        assert response_format == {"type": "json", "value": {"type": "object"}}
+        assert response_format == TGI_JSON_OBJECT
     else:
         assert response_format == {"type": "json_object"}
 
