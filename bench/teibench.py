@@ -48,7 +48,9 @@ def body(count: int, model: str = EMBED_MODEL) -> dict[str, Any]:
 
 
 def tei_argv(port: int, max_batch: int, delay: float) -> list[str]:
-    """The simulator app with the TEI engine (its CLI has no flag for every knob)."""
+    """The simulator app with the TEI engine (its CLI has no flag for every knob); with a
+    ``delay``, each embedding call waits that long first, as a GPU takes time per batch (the
+    simulator itself answers at once)."""
     config = {
         "engine": "tei",
         "token": SIM_TOKEN,
@@ -59,14 +61,18 @@ def tei_argv(port: int, max_batch: int, delay: float) -> list[str]:
         # TEI takes one permit per input and answers 429 when they run out (default 512):
         # 64 concurrent requests of 256 inputs need more.
         "max_concurrent_requests": 1_000_000,
-        "token_delay": delay,
     }
     code = (
-        "import uvicorn\n"
+        "import asyncio, uvicorn\n"
         "from hfgate._server import uvicorn_config\n"
         "from hfgate.sim import SimConfig, create_app\n"
-        f"config = SimConfig(**{config!r})\n"
-        f"uvicorn.Server(uvicorn_config(create_app(config), {HOST!r}, {port})).run()\n"
+        f"app = create_app(SimConfig(**{config!r}))\n"
+        "async def held(scope, receive, send):\n"
+        "    if scope.get('path') in ('/embed', '/v1/embeddings'):\n"
+        f"        await asyncio.sleep({delay!r})\n"
+        "    await app(scope, receive, send)\n"
+        f"served = held if {delay!r} else app\n"
+        f"uvicorn.Server(uvicorn_config(served, {HOST!r}, {port})).run()\n"
     )
     return [sys.executable, "-c", code]
 
@@ -145,7 +151,8 @@ def split_targets(peers: Any) -> list[dict[str, Any]]:
     }
     gateways = [
         {"name": name, "url": peers.servers[name].url + "/v1/embeddings", "token": ADMIN_KEY}
-        for name in ("hfgate", "hfgate2")
+        for name in GATEWAYS
+        if name != "litellm"  # it does not split: an oversized batch is the endpoint's 422
     ]
     return [direct, *gateways]
 
