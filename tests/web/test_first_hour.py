@@ -63,9 +63,14 @@ class Walk:
     """The browser page of the walk: screenshots, axe, and every console error kept."""
 
     def __init__(self, page: Any, shots: Path) -> None:
-        self.page, self.shots, self.errors, self.step = page, shots, [], 0
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page, self.shots, self.step = page, shots, 0
+        self.errors: list[str] = []
+        page.on("console", self._console)
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(str(message.text))
 
     def check(self, name: str, *, axe: bool = True) -> None:
         self.step += 1

@@ -31,9 +31,11 @@ A broken one: $\frac{1}{$ stays readable.
 def test_an_answer_with_tex_is_typeset_and_the_rest_left_alone(web: Web) -> None:
     page = web.page(MEMBER, "/chat")
     problems: list[str] = []
-    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
+    page.on(
+        "console", lambda m: problems.extend([m.text] if m.type in ("error", "warning") else [])
+    )
     fonts: list[int] = []
-    page.on("response", lambda r: r.url.endswith(".woff2") and fonts.append(r.status))
+    page.on("response", lambda r: fonts.extend([r.status] if r.url.endswith(".woff2") else []))
     assert page.evaluate("() => !window.katex"), "no math yet: KaTeX is not loaded"
     page.fill("#prompt", "some maths please")
     page.keyboard.press("Enter")

@@ -27,6 +27,9 @@ def markdown(conversation: dict[str, Any]) -> str:
         if len(message.get("versions") or ()) > 1:
             lines += [f"*(version {message['version']} of {len(message['versions'])})*", ""]
         lines += [message["content"], ""]
+        images = sum(part["type"] == "image_url" for part in message.get("parts") or ())
+        if images:  # the pictures themselves stay in the JSON export
+            lines += [f"*({images} image{'s' if images > 1 else ''} attached)*", ""]
         if message["status"] == "interrupted":
             lines += ["*(interrupted)*", ""]
         elif message["status"] == "error":
