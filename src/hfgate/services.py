@@ -39,7 +39,7 @@ from hfgate.storage.private import warn_if_loose
 from hfgate.storage.tables import User
 from hfgate.upstream.client import EndpointClient
 from hfgate.upstream.netguard import HostPolicy
-from hfgate.upstream.transport import Transport
+from hfgate.upstream.transport import Timeouts, Transport
 
 log = logging.getLogger("hfgate")
 CATALOG_POLL_SECONDS = 0.5
@@ -54,7 +54,7 @@ class Services:
         self.policy = HostPolicy(settings.allow_hosts)
         self.db = Database(settings.database_url)
         self.box = SecretBox.from_settings(settings.secret_keys, settings.home)
-        self.transport = Transport(self.policy)
+        self.transport = Transport(self.policy, timeouts=_timeouts(settings))
         self.board = StatusBoard()
         self.catalog = Catalog(self.db, self.box)
         self.keys = KeyStore(self.db)
@@ -197,6 +197,15 @@ class Services:
                 await self.integrations.finish_pending()
             except Exception:  # a bad pass must not end the loop; the next one retries
                 log.exception("finishing pending integrations failed")
+
+
+def _timeouts(settings: Settings) -> Timeouts:
+    return Timeouts(
+        connect=settings.upstream_connect_timeout,
+        first_byte=settings.upstream_first_byte_timeout,
+        idle=settings.upstream_idle_timeout,
+        total=settings.upstream_total_timeout,
+    )
 
 
 def _redis(url: str) -> Any:

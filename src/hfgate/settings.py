@@ -50,6 +50,10 @@ class Settings:
     status_interval: float = 60.0
     drain_seconds: float = 2.0
     shutdown_grace: float = 30.0
+    upstream_connect_timeout: float = 10.0
+    upstream_first_byte_timeout: float = 120.0
+    upstream_idle_timeout: float = 60.0
+    upstream_total_timeout: float = 1800.0
     admin_key: str = ""
     owner_email: str = "owner@localhost"
     owner_password: str = ""
@@ -76,6 +80,10 @@ class Settings:
             status_interval=_number(env, "HFGATE_STATUS_INTERVAL", 60.0),
             drain_seconds=_number(env, "HFGATE_DRAIN_SECONDS", 2.0),
             shutdown_grace=_number(env, "HFGATE_SHUTDOWN_GRACE", 30.0),
+            upstream_connect_timeout=_number(env, "HFGATE_UPSTREAM_CONNECT_TIMEOUT", 10.0),
+            upstream_first_byte_timeout=_number(env, "HFGATE_UPSTREAM_FIRST_BYTE_TIMEOUT", 120.0),
+            upstream_idle_timeout=_number(env, "HFGATE_UPSTREAM_IDLE_TIMEOUT", 60.0),
+            upstream_total_timeout=_number(env, "HFGATE_UPSTREAM_TOTAL_TIMEOUT", 1800.0),
             admin_key=env.get("HFGATE_ADMIN_KEY", ""),
             owner_email=env.get("HFGATE_OWNER_EMAIL") or "owner@localhost",
             owner_password=env.get("HFGATE_OWNER_PASSWORD", ""),

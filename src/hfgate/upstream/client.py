@@ -7,6 +7,7 @@ SSE (``data:`` with or without the space, ``:`` keep-alives skipped, ``[DONE]`` 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping
@@ -18,7 +19,7 @@ import orjson
 from hfgate import metrics
 from hfgate.errors import HfgateError, UpstreamProtocolError, UpstreamUnreachable
 from hfgate.upstream.base import Call, Completion, Delta, Dialect
-from hfgate.upstream.transport import Transport
+from hfgate.upstream.transport import Timeouts, Transport
 from hfgate.values.served import ServedModel
 
 EventParser = Callable[[bytes], Delta | None]
@@ -40,13 +41,23 @@ class UpstreamStream:
     """
 
     def __init__(
-        self, response: aiohttp.ClientResponse, parse: EventParser, host: str, model: str
+        self,
+        response: aiohttp.ClientResponse,
+        parse: EventParser,
+        host: str,
+        model: str,
+        timeouts: Timeouts = Timeouts(),
     ) -> None:
         self._response = response
         self._parse = parse
         self._host = host
         self._model = model  # for the upstream-time metric
         self._opened = time.perf_counter()
+        self._timeouts = timeouts
+        now = time.monotonic()
+        self._end = now + timeouts.total
+        self._data_by = now + timeouts.first_byte  # the next `data:` line is due by then
+        self._tokens = False
 
     async def delta_batches(self) -> AsyncGenerator[list[Delta], None]:
         """The parsed deltas, as many per batch as arrived together; ends at ``[DONE]``.
@@ -89,14 +100,47 @@ class UpstreamStream:
         return deltas, None
 
     async def raw_chunks(self) -> AsyncGenerator[bytes, None]:
-        """The stream's bytes as sent (relayed as-is by the TGI-native routes)."""
-        try:
-            async for chunk in self._response.content.iter_any():
-                yield chunk
-        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
-            raise UpstreamUnreachable(
-                f"{self._host} dropped the connection in the middle of the answer"
-            ) from None
+        """The stream's bytes as sent (relayed as-is by the TGI-native routes).
+
+        Each read is bounded (the timer never spans a ``yield``, so a slow client is not
+        blamed on the endpoint): the first ``data:`` line is due ``first_byte`` seconds after
+        the headers, each next one ``idle`` seconds after the last (keep-alive comments and
+        stray bytes do not count), and the whole stream ends ``total`` seconds after it began.
+        """
+        content = self._response.content
+        while True:
+            try:
+                async with asyncio.timeout(self._deadline()):
+                    chunk = await content.readany()
+            except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
+                raise UpstreamUnreachable(
+                    f"{self._host} dropped the connection in the middle of the answer"
+                ) from None
+            except TimeoutError:
+                raise self._timed_out() from None
+            if not chunk:
+                return
+            if b"data:" in chunk:
+                self._tokens = True
+                self._data_by = time.monotonic() + self._timeouts.idle
+            yield chunk
+
+    def _deadline(self) -> float:
+        """Seconds from now (``asyncio.timeout`` reads the loop's clock, not ours)."""
+        left = min(self._data_by, self._end) - time.monotonic()
+        if left <= 0:
+            raise self._timed_out()
+        return left
+
+    def _timed_out(self) -> UpstreamUnreachable:
+        """Which of the deadlines passed: the one that came first."""
+        if self._end <= self._data_by:
+            what = f"did not finish its answer within {self._timeouts.total:g} s"
+        elif self._tokens:
+            what = f"sent no token for {self._timeouts.idle:g} s"
+        else:
+            what = f"sent no token within {self._timeouts.first_byte:g} s"
+        return UpstreamUnreachable(f"{self._host} {what}", code="upstream_timeout")
 
     def close(self) -> None:
         """Drop the connection (which cancels the generation if it is still running)."""
@@ -152,15 +196,27 @@ class EndpointClient:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
-    async def _open(self, model: ServedModel, dialect: Dialect, call: Call, hold: float) -> Any:
-        response = await self.transport.open(
-            "POST",
-            model.endpoint + call.path,
-            token=model.api_key,
-            json_body=call.body,
-            headers=_hold_header(hold),
-            timeout=None,
-        )
+    async def _open(
+        self, model: ServedModel, dialect: Dialect, call: Call, hold: float, stream: bool = False
+    ) -> Any:
+        """A stream's headers are due within the hold and ``first_byte``; a whole answer
+        within the hold and ``total`` (its headers come with it)."""
+        limits = self.transport.timeouts
+        headers_due = hold + (limits.first_byte if stream else limits.total)
+        try:
+            async with asyncio.timeout(headers_due):  # a status line sent a byte at a time too
+                response = await self.transport.open(
+                    "POST",
+                    model.endpoint + call.path,
+                    token=model.api_key,
+                    json_body=call.body,
+                    headers=_hold_header(hold),
+                    timeout=None if stream else hold + limits.total,
+                )
+        except TimeoutError:
+            raise UpstreamUnreachable(
+                f"{_host(model)} did not answer within {headers_due:g} s", code="upstream_timeout"
+            ) from None
         if response.status != 200:
             try:
                 body = await response.read()
@@ -181,6 +237,11 @@ class EndpointClient:
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, ConnectionError):
             raise UpstreamUnreachable(
                 f"{host} dropped the connection before the answer was complete"
+            ) from None
+        except TimeoutError:
+            total = self.transport.timeouts.total
+            raise UpstreamUnreachable(
+                f"{host} did not finish its answer within {total:g} s", code="upstream_timeout"
             ) from None
         finally:
             response.release()
@@ -204,8 +265,8 @@ class EndpointClient:
         self, model: ServedModel, dialect: Dialect, call: Call, hold: float, parse: EventParser
     ) -> UpstreamStream:
         """Open a streaming call and return once the answer's status is known."""
-        response = await self._open(model, dialect, call, hold)
-        return UpstreamStream(response, parse, _host(model), model.name)
+        response = await self._open(model, dialect, call, hold, stream=True)
+        return UpstreamStream(response, parse, _host(model), model.name, self.transport.timeouts)
 
 
 def _host(model: ServedModel) -> str:

@@ -77,12 +77,35 @@ class Reply:
         return self.body[:limit].decode("utf-8", "replace").strip()
 
 
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long hfgate waits on an endpoint (``HFGATE_UPSTREAM_*_TIMEOUT``, docs/operations.md).
+
+    ``connect``: TCP and TLS. ``first_byte``: from sending a generation to its first token (or
+    to a non-streaming answer's headers), on top of the cold-start hold the proxy is asked for.
+    ``idle``: between two tokens of a stream; keep-alive comments and stray bytes do not count.
+    ``total``: a whole generation call, streamed or not.
+    """
+
+    connect: float = 10.0
+    first_byte: float = 120.0
+    idle: float = 60.0
+    total: float = 1800.0
+
+
 class Transport:
     """A shared aiohttp session (created lazily inside the running loop)."""
 
-    def __init__(self, policy: HostPolicy, *, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        policy: HostPolicy,
+        *,
+        connect_timeout: float | None = None,
+        timeouts: Timeouts = Timeouts(),
+    ) -> None:
         self.policy = policy
-        self.connect_timeout = connect_timeout
+        self.timeouts = timeouts
+        self.connect_timeout = timeouts.connect if connect_timeout is None else connect_timeout
         self._session: aiohttp.ClientSession | None = None
         self._host_verdicts: dict[str, str | None] = {}
 
@@ -134,21 +157,26 @@ class Transport:
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        read_timeout: float | None = None,
     ) -> aiohttp.ClientResponse:
         """Send a request and return as soon as the status and headers are in (for SSE).
 
-        The caller owns the response: ``release()`` it when read, ``close()`` it to abandon it.
+        ``timeout`` bounds the whole exchange, the body's reading included; ``read_timeout``
+        each wait for bytes (the headers included). The caller owns the response:
+        ``release()`` it when read, ``close()`` it to abandon it.
         """
         self._check_literal_host(url)
         all_headers = _headers(token, json_body is not None, headers)
         data = orjson.dumps(json_body) if json_body is not None else None
-        limits = aiohttp.ClientTimeout(total=timeout, sock_connect=self.connect_timeout)
+        limits = aiohttp.ClientTimeout(
+            total=timeout, sock_connect=self.connect_timeout, sock_read=read_timeout
+        )
         try:
             return await self._client().request(
                 method, url, data=data, headers=all_headers, timeout=limits, allow_redirects=False
             )
         except (aiohttp.ClientError, TimeoutError, ForbiddenAddress) as exc:
-            raise _unreachable(url, exc, timeout) from None
+            raise _unreachable(url, exc, read_timeout or timeout) from None
 
     def _check_literal_host(self, url: str) -> None:
         # aiohttp skips the resolver for literal IPs, so they are judged here. The verdict for
@@ -200,10 +228,13 @@ def _unreachable(url: str, exc: BaseException, timeout: float | None) -> Upstrea
     if isinstance(exc, aiohttp.ClientConnectorError):
         reason = exc.os_error.strerror or type(exc.os_error).__name__
         return UpstreamUnreachable(f"could not connect to {where}: {reason.lower()}")
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return UpstreamUnreachable(
-            f"{host} did not answer within {timeout:g} s", code="upstream_timeout"
+            f"could not connect to {where}: timed out", code="upstream_timeout"
         )
+    if isinstance(exc, asyncio.TimeoutError):
+        waited = f" within {timeout:g} s" if timeout else ""
+        return UpstreamUnreachable(f"{host} did not answer{waited}", code="upstream_timeout")
     if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
         return UpstreamUnreachable(f"{host} closed the connection before the answer was complete")
     return UpstreamUnreachable(f"request to {host} failed: {type(exc).__name__}")
