@@ -2,7 +2,8 @@
 
 Each test module gets its own deployments (a simulator and a gateway on loopback, started only
 when a test of the module asks for them); every test starts from the simulator's starting
-config with its counters and request recorder emptied. ``peers`` runs a test once per engine.
+config with its counters and request recorder emptied. ``peers`` and ``vision`` run a test once
+per engine.
 """
 
 from __future__ import annotations
@@ -32,18 +33,28 @@ def vllm_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peers]:
         yield peers
 
 
-@pytest.fixture(scope="module")
-def vision_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peers]:
-    """Simulated TGI serving a vision-language model (it takes image parts)."""
-    home = tmp_path_factory.mktemp("vision") / "home"
+def _vision(tmp_path_factory: pytest.TempPathFactory, engine: str) -> Iterator[Peers]:
+    home = tmp_path_factory.mktemp(f"vision-{engine}") / "home"
     with deployment(
         home,
         model_id=VISION_MODEL,
-        pipeline_tag="image-text-to-text",
+        engine=engine,
         vision=True,
         credential={"model_name": VISION_MODEL},
     ) as peers:
         yield peers
+
+
+@pytest.fixture(scope="module")
+def vision_tgi_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peers]:
+    """Simulated TGI serving a vision-language model (image-text-to-text: it takes images)."""
+    yield from _vision(tmp_path_factory, "tgi")
+
+
+@pytest.fixture(scope="module")
+def vision_vllm_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peers]:
+    """Simulated vLLM serving a vision-language model."""
+    yield from _vision(tmp_path_factory, "vllm")
 
 
 @pytest.fixture
@@ -58,10 +69,12 @@ def vllm(vllm_module: Peers) -> Peers:
     return vllm_module
 
 
-@pytest.fixture
-def vision(vision_module: Peers) -> Peers:
-    vision_module.restore()
-    return vision_module
+@pytest.fixture(params=["tgi", "vllm"])
+def vision(request: pytest.FixtureRequest) -> Peers:
+    """A vision-language model, once on each engine."""
+    deployed: Peers = request.getfixturevalue(f"vision_{request.param}_module")
+    deployed.restore()
+    return deployed
 
 
 @pytest.fixture(params=["tgi", "vllm"])

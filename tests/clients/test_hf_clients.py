@@ -95,6 +95,22 @@ def test_inference_client_streams_a_tool_call(peers: Peers) -> None:
     assert sent(peers)["stream"] is True
 
 
+def test_inference_client_tool_choice_and_tool_prompt(tgi: Peers) -> None:
+    """TGI's own ``tool_prompt`` and a named ``tool_choice``, as ``InferenceClient`` sends them."""
+    prompt = "You may call these functions:"
+    choice: Any = {"type": "function", "function": {"name": "get_time"}}
+    reply = _hub(tgi).chat_completion(
+        USER_WEATHER, tools=TOOLS, tool_choice=choice, tool_prompt=prompt, max_tokens=200
+    )
+
+    calls = reply.choices[0].message.tool_calls
+    assert calls is not None and [c.function.name for c in calls] == ["get_time"]
+    arguments("get_time", calls[0].function.arguments)
+    received = sent(tgi)
+    assert received["tool_prompt"] == prompt
+    assert received["tool_choice"] == choice
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["once", "stream"])
 def test_inference_client_tool_loop(peers: Peers, stream: bool) -> None:
     client, model = _hub(peers), _model(peers)

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.chat.support import Peers
-from tests.clients.support import sent
+from tests.clients.support import sent_all
 
 # A 1×1 PNG, as clients build data URLs from files.
 PNG = base64.b64encode(
@@ -43,9 +43,15 @@ def test_a_vision_model_gets_the_image(vision: Peers, stream: bool) -> None:
         reply = client.chat.completions.create(model=vision.model, messages=LOOK)
         text = reply.choices[0].message.content or ""
         assert reply.choices[0].finish_reason == "stop"
-        assert reply.usage is not None and reply.usage.prompt_tokens > 0
+        text_only = client.chat.completions.create(
+            model=vision.model,
+            messages=[{"role": "user", "content": "What is in this picture?"}],
+        )
+        # The engine counts the image's tokens (its vision encoder's), and hfgate reports them.
+        assert reply.usage is not None and text_only.usage is not None
+        assert reply.usage.prompt_tokens > text_only.usage.prompt_tokens + 16
     assert text
-    parts = sent(vision)["messages"][0]["content"]
+    parts = sent_all(vision)[0]["messages"][0]["content"]
     assert parts[0] == {"type": "text", "text": "What is in this picture?"}
     assert parts[1]["type"] == "image_url"
     assert parts[1]["image_url"]["url"] == IMAGE["image_url"]["url"]
