@@ -45,7 +45,15 @@ def test_the_workspace_pages_are_axe_clean(web: Web) -> None:
         page.goto(path)
         expect(page.locator(ready).first).to_be_visible()
         assert_clean(page, path)
+    page.goto("/chat")
+    page.locator("#settings-button").click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    assert_clean(page, "the conversation settings dialog")
     assert not page.script_errors
+
+    member = web.page(MEMBER, "/integrations")  # an admin page: the 403 page
+    expect(member.locator("h1")).to_be_visible()
+    assert_clean(member, "the forbidden page")
 
 
 def _fits(page: Any, selector: str) -> None:

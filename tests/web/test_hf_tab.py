@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.support.peers import SIM_TOKEN, running_gateway, running_sim
+from tests.web.a11y import assert_clean
 from tests.web.support import OWNER, Web
 
 NAMESPACE = "acme"
@@ -173,6 +174,7 @@ def test_an_admin_connects_imports_pauses_and_resumes_an_endpoint(
     expect(headers).to_have_count(8)
     expect(page.locator("#hf-table tbody th[scope=row]")).to_have_count(3)
     shoot(page, tmp_path, "hf-tab-connected-1280.png")
+    assert_clean(page, "the Hugging Face tab with an account")
 
     # Import: the dialog runs the same live checklist as a pasted credential.
     endpoint.get_by_role("button", name="Import").click()
@@ -189,6 +191,7 @@ def test_an_admin_connects_imports_pauses_and_resumes_an_endpoint(
     for index in range(9):
         expect(checks.nth(index)).to_have_class(re.compile(r"\b(ok|warn)\b"))
     shoot(page, tmp_path, "hf-tab-import-1280.png", copy_to="/tmp/hf-tab-import-1280.png")
+    assert_clean(page, "the import dialog")
     dialog.get_by_role("button", name="Done").click()
     expect(page.locator("dialog[open]")).to_have_count(0)
 
