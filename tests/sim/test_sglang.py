@@ -29,7 +29,7 @@ def sglang(sim: Sim, **changes: Any) -> httpx.Client:
 
 def prompt_tokens(messages: list[dict[str, Any]]) -> int:
     text = chat.render(CHATML_TEMPLATE, messages, "<s>", "</s>")
-    return tokenizer.input_length(text, add_bos=True)  # tokenizer.encode: special tokens on
+    return tokenizer.count(text)  # the template's tokens: no BOS added on top
 
 
 def error(message: str, kind: str = "BadRequestError", code: int = 400) -> dict[str, Any]:

@@ -18,10 +18,12 @@ are plain 400s), ``sse_utils.py`` (chunk fields) and ``managers/tokenizer_manage
   exceeds the model's maximum context length of M tokens. You requested a total of T tokens:
   N tokens from the input messages and K tokens for the completion. Please reduce …". Without
   ``max_tokens`` a chat runs until the context is full (``length``); completions default to 16.
-* ``model`` is not checked and is echoed back (``"default"`` when absent). Chat prompts are
-  the rendered template tokenized with special tokens (BOS added), as ``/tokenize`` does by
-  default. Stop strings are cut from the text; ``matched_stop`` names what stopped it (EOS's
-  id, or the string). ``loading`` seconds after the replica starts, ``/health`` is a bare 503.
+* ``model`` is not checked and is echoed back (``"default"`` when absent). A chat prompt is
+  its template's tokens, with no special token added on top (``serving_chat.py`` encodes the
+  template without them when the tokenizer would add a BOS); a completion's text gets BOS, as
+  ``/tokenize`` gives it by default (``add_special_tokens``). Stop strings are cut from the
+  text; ``matched_stop`` names what stopped it (EOS's id, or the string). ``loading`` seconds
+  after the replica starts, ``/health`` is a bare 503.
 
 Not modelled: the native ``/generate``, tool-call and reasoning parsers, constrained decoding,
 ``n`` > 1, logprobs, embeddings/rerank/score routes, ``/v1/responses``.
@@ -173,7 +175,8 @@ async def tokenize(request: Request, runtime: Runtime) -> Response:
         prompt = body["prompt"] if "messages" not in body else _chat_prompt(runtime, body)
     except SglError as exc:
         return exc.response()
-    special = bool(body.get("add_special_tokens", True))
+    # a chat is counted as it is run: the template's tokens, no special token added on top
+    special = bool(body.get("add_special_tokens", True)) and "messages" not in body
     limit = runtime.config.max_total_tokens
     if isinstance(prompt, list):
         ids = [pieces.ids(str(p), special) for p in prompt]
@@ -210,7 +213,8 @@ class Task:
 
     def __init__(self, runtime: Runtime, prompt: str, body: dict[str, Any], max_new: int | None):
         context = runtime.config.max_total_tokens
-        tokens = tokenizer.input_length(prompt, add_bos=True)
+        chat = "messages" in body
+        tokens = tokenizer.input_length(prompt, add_bos=not chat)
         if tokens >= context:
             raise SglError(
                 f"The input ({tokens} tokens) is longer than the model's context length"
@@ -225,7 +229,6 @@ class Task:
                 " completion to fit within the limit."
             )
         budget = context - tokens if max_new is None else max_new
-        chat = "messages" in body
         self.reply: Reply = textgen.reply(runtime, prompt, tokens, budget, body, first_bare=chat)
         self.tokens = tokens
         self.id = uuid.uuid4().hex  # the request id (GenerateReqInput.rid)
