@@ -363,6 +363,7 @@ def _scores(runtime: Runtime, item: Item, raw: bool) -> list[dict[str, Any]]:
     or the classifier's labels (softmax unless raw)."""
     labels = LABELS[runtime.config.tei_kind]
     if runtime.config.tei_kind == "rerank":
+        # a single text to a cross-encoder: scored against itself (the sim's choice)
         query, text = item if isinstance(item, tuple) else (str(item), str(item))
         logit = semantic.relevance(query, text)
         return [{"score": logit if raw else round(semantic.sigmoid(logit), 6), "label": labels[0]}]
