@@ -12,7 +12,15 @@ class EngineChoice(StrEnum):
     tgi = "tgi"
     tei = "tei"
     vllm = "vllm"
+    sglang = "sglang"
+    llamacpp = "llamacpp"
     custom = "custom"
+
+
+class TeiKind(StrEnum):
+    embed = "embed"
+    rerank = "rerank"
+    classify = "classify"
 
 
 class StateChoice(StrEnum):
@@ -72,6 +80,10 @@ def sim(
     chat_template_file: Path | None = typer.Option(
         None, exists=True, dir_okay=False, help="A Jinja chat template (default: ChatML)."
     ),
+    vision: bool = typer.Option(
+        False, help="A vision-language model: takes image parts (image-text-to-text)."
+    ),
+    tei_kind: TeiKind = typer.Option(TeiKind.embed, help="What a TEI container serves."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
 ) -> None:
     """Run the TGI simulator: a fake Inference Endpoint for tests, demos and benchmarks.
@@ -122,6 +134,8 @@ def sim(
             overloaded=overloaded,
             stream_error_after=stream_error_after,
             drop_after=drop_after,
+            vision=vision,
+            tei_kind=tei_kind.value,
         )
     except ConfigError as exc:
         raise typer.BadParameter(str(exc)) from None
