@@ -84,13 +84,12 @@ class Services:
             self.coldstarts,
         )
         self.lifecycle = Lifecycle(self.board, self.coldstarts, self.usage, self.limiter)
-        templates = Templates(self.transport, settings.hub_url)
         self.chat = ChatService(
             self.catalog,
             EndpointClient(self.transport),
             self.lifecycle,
-            TokenCounter(self.transport, templates),  # SGLang's chats are counted as text
-            templates,
+            TokenCounter(self.transport),
+            Templates(self.transport, settings.hub_url),
         )
         self.embeddings = EmbeddingService(self.catalog, self.chat.client, self.lifecycle)
         self.conversations = ConversationService(self.db, self.chat)

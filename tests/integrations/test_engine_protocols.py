@@ -18,7 +18,6 @@ from tests.integrations.engine_answers import (
     tokenized,
 )
 
-from hfgate.chat.templates import ChatTemplate
 from hfgate.chat.tokens import TokenCounter
 from hfgate.errors import (
     ContextLengthExceeded,
@@ -207,19 +206,9 @@ def test_sglang_stream_error_event() -> None:
 # ---- exact token counts by tokenize_route ------------------------------------------------------
 
 
-class FixedTemplates:
-    """``Templates`` without the Hub: the model's own template, or a fallback."""
-
-    def __init__(self, label: str) -> None:
-        self.template = ChatTemplate("{% for m in messages %}<{{ m.content }}>{% endfor %}", label)
-
-    async def for_model(self, _model: ServedModel) -> ChatTemplate:
-        return self.template
-
-
-def counter(routes: dict[str, Route], templates: Any = None) -> tuple[TokenCounter, FakeEndpoint]:
+def counter(routes: dict[str, Route]) -> tuple[TokenCounter, FakeEndpoint]:
     fake = FakeEndpoint(routes)
-    return TokenCounter(fake, templates), fake  # type: ignore[arg-type]
+    return TokenCounter(fake), fake  # type: ignore[arg-type]
 
 
 async def test_vllm_counts_a_chat_in_one_call() -> None:
@@ -249,19 +238,19 @@ async def test_llamacpp_counts_a_chat_as_its_template_renders_it() -> None:
     assert len(fake.asked("POST", "/tokenize")) == 1  # remembered
 
 
-async def test_sglang_counts_the_models_own_template_as_text() -> None:
-    count, fake = counter({"POST /tokenize": (200, tokenized(7))}, FixedTemplates("model"))
+async def test_sglang_counts_a_chat_in_one_call() -> None:
+    count, fake = counter({"POST /tokenize": (200, tokenized(7))})
     assert await count.count_chat(model("openai", "sglang", "/repository"), MESSAGES) == 7
-    assert fake.asked("POST", "/tokenize") == [
-        {"model": "/repository", "prompt": "<hi>", "add_special_tokens": False}
-    ]
+    assert fake.asked("POST", "/tokenize") == [{"model": "/repository", "messages": MESSAGES}]
 
 
-@pytest.mark.parametrize("templates", [None, FixedTemplates("fallback (chatml)")])
-async def test_sglang_does_not_count_what_it_cannot_render_as_sglang_does(templates: Any) -> None:
-    count, fake = counter({"POST /tokenize": (200, tokenized(7))}, templates)
-    assert await count.count_chat(model("openai", "sglang"), MESSAGES) is None
+async def test_an_older_sglang_counts_text_but_not_chats() -> None:
+    count, fake = counter({"POST /tokenize": (200, tokenized(3))})
+    served = model("openai", "sglang-text", "/repository")
+    assert await count.count_chat(served, MESSAGES) is None
     assert fake.seen == []
+    assert await count.count_text(served, "Once") == 3
+    assert fake.asked("POST", "/tokenize") == [{"model": "/repository", "prompt": "Once"}]
 
 
 async def test_no_tokenize_route_costs_nothing() -> None:

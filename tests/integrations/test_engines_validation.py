@@ -442,8 +442,7 @@ async def test_sglang() -> None:
     assert statuses(report) == ["ok", "ok", "ok", "ok", "ok", "skipped", "ok", "ok"]
     assert line(report, "engine") == "SGLang 0.5.4: served through its OpenAI routes"
     assert line(report, "chat_route") == (
-        "POST /v1/chat/completions; exact token counts from SGLang's POST /tokenize (chats"
-        " rendered with the model's chat template from the Hub first)"
+        "POST /v1/chat/completions; exact token counts from SGLang's POST /tokenize"
     )
     assert facts(
         report,
@@ -463,8 +462,28 @@ async def test_sglang() -> None:
         "upstream_model_id": "/repository",
         "tokenize_route": "sglang",
     }
-    assert fake.asked("POST", "/tokenize") == [{"model": "/repository", "prompt": "hello"}]
+    assert fake.asked("POST", "/tokenize") == [
+        {"model": "/repository", "messages": [{"role": "user", "content": "hello"}]}
+    ]
     assert "GET /props" not in {f"{m} {p}" for m, p, _ in fake.seen}  # owned_by said sglang
+
+
+async def test_an_older_sglang_counts_text_only() -> None:
+    def tokenize(body: Any) -> tuple[int, Any]:
+        if "prompt" in body:
+            return 200, tokenized(2)
+        invalid = "1 validation error for TokenizeRequest\nprompt\n  Field required"
+        return 400, {"object": "error", "message": invalid, "type": "Bad Request", "code": 400}
+
+    routes = sglang() | {"POST /tokenize": tokenize}
+    report, fake = await validate(routes, QWEN, window=4096, hub={})
+
+    assert line(report, "chat_route") == (
+        "POST /v1/chat/completions; this SGLang's POST /tokenize counts text, not chats: chat"
+        " prompt sizes are estimated, completions counted exactly"
+    )
+    assert report.facts["tokenize_route"] == "sglang-text"
+    assert len(fake.asked("POST", "/tokenize")) == 2
 
 
 async def test_sglang_serving_an_embedding_model_fails() -> None:

@@ -5,9 +5,9 @@ so a prompt's UTF-8 size (plus generous room for the chat template's own text) i
 than its token count. When the bound already fits the context window, nothing is sent to the
 endpoint at all — the common case costs no round trip. Only near the limit does hfgate ask the
 endpoint for exact counts, by the ``tokenize_route`` validation found (docs/protocols.md §5):
-TGI ``/chat_tokenize`` and ``/tokenize``; vLLM ``/tokenize`` (chats too); llama.cpp
-``/apply-template`` then ``/tokenize``; SGLang ``/tokenize`` (text only: a chat is rendered with
-the model's own chat template from the Hub first, and not counted when only a fallback is known).
+TGI ``/chat_tokenize`` and ``/tokenize``; vLLM and SGLang ``/tokenize`` (chats too, except on
+SGLang before it took ``messages``: ``sglang-text``); llama.cpp ``/apply-template`` then
+``/tokenize``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from hfgate.chat.templates import Templates
 from hfgate.upstream import llamacpp
 from hfgate.upstream.platform import platform_error
 from hfgate.upstream.transport import Transport
@@ -30,6 +29,7 @@ CACHE_SIZE = 4096
 # The bound takes a generous ceiling; exact counts come from the endpoint when it can count.
 IMAGE_TOKENS_BOUND = 4096
 TGI_ROUTES = ("chat_tokenize", "tokenize")  # text through TGI's /tokenize {"inputs"}
+COUNTING_ROUTES = ("vllm", "sglang", "sglang-text")  # /tokenize {model, prompt} → {count}
 
 
 def message_bytes(message: dict[str, Any]) -> int:
@@ -71,9 +71,8 @@ def text_estimate(text: str, template_tokens: int = 8) -> int:
 class TokenCounter:
     """Exact counts from the endpoint, remembered by content (LRU)."""
 
-    def __init__(self, transport: Transport, templates: Templates | None = None) -> None:
+    def __init__(self, transport: Transport) -> None:
         self.transport = transport
-        self.templates = templates  # SGLang counts chats as the text its template renders
         self._cache: OrderedDict[tuple[str, int, str], int] = OrderedDict()
 
     def _remember(self, key: tuple[str, int, str], value: int) -> int:
@@ -91,7 +90,7 @@ class TokenCounter:
     ) -> int | None:
         """Tokens of the templated chat prompt, or None if the endpoint cannot tell.
         ``tools``: the request's ``tools``/``tool_prompt``, which TGI's template renders too."""
-        if model.tokenize_route is None or model.tokenize_route == "tokenize":
+        if model.tokenize_route in (None, "tokenize", "sglang-text"):  # no chat counts there
             return None
         key = (model.name, hash(repr((messages, tools))), "chat")
         if key in self._cache:
@@ -123,30 +122,21 @@ class TokenCounter:
     async def _other_chat(
         self, model: ServedModel, messages: list[dict[str, Any]], tools: dict[str, Any] | None
     ) -> int | None:
-        """vLLM renders and counts a chat in one call; llama.cpp renders it (``/apply-template``)
-        and counts the text as its chat route would; SGLang counts text only."""
-        route = model.tokenize_route
-        if route == "vllm":
-            listed = {"tools": tools["tools"]} if tools else {}
-            body = {"model": model.served_model, "messages": messages, **listed}
-            return _count(await self._post(model, "/tokenize", body))
-        if route == "llamacpp":
+        """vLLM and SGLang render and count a chat in one call; llama.cpp renders it
+        (``/apply-template``) and counts the text as its chat route tokenizes it."""
+        if model.tokenize_route == "llamacpp":
             body = llamacpp.template_body(messages, tools)
             prompt = llamacpp.templated_prompt(await self._post(model, "/apply-template", body))
             return None if prompt is None else await self._other_text(model, prompt)
-        if route == "sglang" and self.templates is not None and not tools:
-            template = await self.templates.for_model(model)
-            if template.label == "model":  # a fallback would count another prompt than SGLang's
-                text = {"prompt": template.render(messages), "add_special_tokens": False}
-                body = {"model": model.served_model, **text}
-                return _count(await self._post(model, "/tokenize", body))
-        return None
+        listed = {"tools": tools["tools"]} if tools else {}  # tool_prompt is TGI's
+        body = {"model": model.served_model, "messages": messages, **listed}
+        return _count(await self._post(model, "/tokenize", body))
 
     async def _other_text(self, model: ServedModel, text: str) -> int | None:
         if model.tokenize_route == "llamacpp":
             answer = await self._post(model, "/tokenize", llamacpp.tokenize_body(text))
             return llamacpp.token_count(answer)
-        if model.tokenize_route in ("vllm", "sglang"):
+        if model.tokenize_route in COUNTING_ROUTES:
             body = {"model": model.served_model, "prompt": text}
             return _count(await self._post(model, "/tokenize", body))
         return None

@@ -2,8 +2,9 @@
 ``GET /get_model_info`` → ``{model_path, tokenizer_path, is_generation, …}`` (``is_generation``
 false: an embedding or reward model); ``GET /get_server_info`` → its server arguments,
 ``max_req_input_len`` (the longest prompt it takes) and ``version``; ``POST /tokenize``
-``{model, prompt, add_special_tokens}`` → ``{tokens, count, max_model_len}`` for text only
-(chats are counted by rendering the model's chat template, then tokenizing the text).
+``{model, prompt, add_special_tokens}`` → ``{tokens, count, max_model_len}``, and in newer
+releases ``{model, messages, tools…}`` too (``serving_tokenize.py``: "Exactly one of 'prompt'
+or 'messages' must be provided."), a chat counted as ``serving_chat.py`` renders it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hfgate.integrations.engines.base import Engine, Found, Probe, json_or_none, set_route
+from hfgate.integrations.engines.base import (
+    HELLO,
+    Engine,
+    Found,
+    Probe,
+    json_or_none,
+    set_route,
+)
 from hfgate.integrations.engines.openai import claims, listed_facts, listing
 from hfgate.integrations.report import Report, Status
 
@@ -43,19 +51,26 @@ class Sglang(Engine):
         return Found(self, Status.OK, f"{shown}: served through its OpenAI routes", facts)
 
     async def chat_route(self, probe: Probe, report: Report) -> None:
+        """Newer SGLang counts a chat (``messages``) as it runs one; older ones text only."""
         served = (report.facts.get("served_models") or [None])[0]
-        reply = await probe.post("/tokenize", {"model": served, "prompt": "hello"})
-        count = json_or_none(reply) if reply is not None and reply.status == 200 else None
-        if isinstance(count, Mapping) and isinstance(count.get("count"), int):
-            exact = (
-                f"{CHAT}; exact token counts from SGLang's POST /tokenize (chats rendered with"
-                " the model's chat template from the Hub first)"
-            )
+        if await _counts(probe, {"model": served, "messages": HELLO}):
+            exact = f"{CHAT}; exact token counts from SGLang's POST /tokenize"
             set_route(report, "messages", "sglang", Status.OK, exact)
+        elif await _counts(probe, {"model": served, "prompt": "hello"}):
+            text = (
+                f"{CHAT}; this SGLang's POST /tokenize counts text, not chats: chat prompt"
+                " sizes are estimated, completions counted exactly"
+            )
+            set_route(report, "messages", "sglang-text", Status.OK, text)
         else:
-            answered = f"answered HTTP {reply.status}" if reply is not None else "did not answer"
-            estimated = f"{CHAT}; POST /tokenize {answered}, so prompt sizes are estimated"
+            estimated = f"{CHAT}; POST /tokenize did not count, so prompt sizes are estimated"
             set_route(report, "messages", None, Status.OK, estimated)
+
+
+async def _counts(probe: Probe, body: dict[str, Any]) -> bool:
+    reply = await probe.post("/tokenize", body)
+    answer = json_or_none(reply) if reply is not None and reply.status == 200 else None
+    return isinstance(answer, Mapping) and isinstance(answer.get("count"), int)
 
 
 def _facts(model: Mapping[str, Any], server: Mapping[str, Any]) -> dict[str, Any]:
