@@ -13,6 +13,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -51,6 +52,20 @@ COLD_START_SECONDS = Histogram(
     "How long endpoints took to wake, from the first attempt",
     ["model"],
     buckets=COLD_BUCKETS,
+)
+
+# Usage records are written off the hot path; when the database refuses them (disk full, read
+# only, restarting) they wait in memory and these say so.
+USAGE_WRITE_FAILURES = Counter(
+    "hfgate_usage_write_failures", "Attempts to write usage records that the database refused"
+)
+USAGE_UNWRITTEN = Gauge(
+    "hfgate_usage_unwritten",
+    "Usage records waiting in memory for the database",
+    multiprocess_mode="livesum",
+)
+USAGE_DROPPED = Counter(
+    "hfgate_usage_dropped", "Usage records dropped because too many were waiting"
 )
 
 
