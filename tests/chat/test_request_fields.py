@@ -372,3 +372,15 @@ def test_vllm_gets_echo_and_logprobs_as_sent() -> None:
     request = parse_completion_request({"model": "m", "prompt": "p", "echo": True, "logprobs": 3})
     body = openai_compat.completion_body(request, 5, "served")
     assert body["echo"] is True and body["logprobs"] == 3
+
+
+def test_streamed_tool_call_chunks_say_content_null_and_end_with_tool_calls(peers: Peers) -> None:
+    from tests.chat.support import sse_payloads
+
+    with peers.client() as client:
+        answer = chat(client, peers.model, "weather in Paris?", tools=[WEATHER], stream=True)
+    chunks = [c for c in sse_payloads(answer.text) if isinstance(c, dict) and c.get("choices")]
+    calls = [c["choices"][0]["delta"] for c in chunks if c["choices"][0]["delta"].get("tool_calls")]
+    assert calls and all(delta["content"] is None for delta in calls)
+    reasons = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"][0]["finish_reason"]]
+    assert reasons == ["tool_calls"]

@@ -217,7 +217,8 @@ class OpenAIStream:
         self, text: str, reason: str | None, logprobs: Any = None, calls: Any = None
     ) -> bytes:
         if self.kind == "chat":
-            part: dict[str, Any] = {"content": text}
+            # A tool-call delta has no text: OpenAI writes content null there, not "".
+            part: dict[str, Any] = {"content": None if calls and not text else text}
             if self.first:
                 part["role"] = "assistant"
                 self.first = False
