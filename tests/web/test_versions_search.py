@@ -143,6 +143,19 @@ def test_an_attached_image_is_sent_stored_and_shown(web: Web) -> None:
             [{"name": "dot.png", "mimeType": "image/png", "buffer": PNG}]
         )
         expect(page.locator("#attachments img")).to_have_count(1)
+        # A pasted picture is attached too; its thumbnail can be removed again.
+        page.evaluate(
+            """(bytes) => {
+              const data = new DataTransfer();
+              data.items.add(new File([new Uint8Array(bytes)], 'pasted.png', { type: 'image/png' }));
+              document.getElementById('prompt').dispatchEvent(
+                new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+            }""",
+            list(PNG),
+        )
+        expect(page.locator("#attachments img")).to_have_count(2)
+        page.get_by_role("button", name="Remove pasted.png").click()
+        expect(page.locator("#attachments img")).to_have_count(1)
         ask(page, "What is in this picture?")
         wait_answered(page, 1)
         expect(page.locator("#attachments")).to_be_hidden()
