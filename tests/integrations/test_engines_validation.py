@@ -663,3 +663,114 @@ def poll(probe: Callable[[], T | None], what: str, timeout: float = 10.0) -> T:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.05)
     return value
+
+
+# ---- each engine's face in the simulator, through POST /api/integrations/validate ---------------
+
+
+def dry_run(gateway: Gateway, credential: dict[str, Any], **params: Any) -> dict[str, Any]:
+    with gateway.client() as client:
+        response = client.post(
+            "/api/integrations/validate", content=json.dumps(credential), params=params
+        )
+    assert response.status_code == 200, response.text
+    return dict(response.json()["report"])
+
+
+def sim_line(report: dict[str, Any], check_id: str) -> str:
+    return next(str(c["message"]) for c in report["checks"] if c["id"] == check_id)
+
+
+def sim_statuses(report: dict[str, Any]) -> list[str]:
+    return [status for _, status in pairs(report)][1:]  # the live checks, after "credential"
+
+
+@pytest.mark.parametrize(
+    ("kind", "tag", "engine_words", "serves"),
+    [
+        ("embed", "feature-extraction", "an embedding model (cls pooling)", "embed"),
+        ("rerank", "text-ranking", "a reranker, served through POST /v1/rerank", "rerank"),
+        ("classify", "text-classification", "recognised but not served yet", "classify"),
+    ],
+)
+def test_sim_tei_kinds(
+    sim: SimHandle, gateway: Gateway, kind: str, tag: str, engine_words: str, serves: str
+) -> None:
+    sim.patch(engine="tei", tei_kind=kind, pipeline_tag=tag)
+    report = dry_run(gateway, without_window(sim))
+
+    engine = "warn" if kind == "classify" else "ok"
+    assert sim_statuses(report) == ["ok", "ok", "ok", engine, "ok", "ok", "ok", "skipped"]
+    assert sim_line(report, "engine").startswith("text-embeddings-inference 1.9.3: ")
+    assert engine_words in sim_line(report, "engine")
+    assert report["facts"]["serves"] == serves
+    assert report["facts"]["context_window"] == report["facts"]["max_input_length"]
+
+
+def test_sim_llamacpp(sim: SimHandle, gateway: Gateway) -> None:
+    sim.patch(engine="llamacpp")
+    report = dry_run(gateway, sim.credential())
+
+    assert sim_statuses(report) == ["ok"] * 8
+    assert sim_line(report, "engine").startswith("llama.cpp b")
+    assert sim_line(report, "context") == (
+        "4,096 tokens per request; 4 slots serve requests side by side"
+    )
+    assert {k: report["facts"][k] for k in ("engine", "tokenize_route", "max_total_tokens")} == {
+        "engine": "llamacpp",
+        "tokenize_route": "llamacpp",
+        "max_total_tokens": 4096,
+    }
+
+
+def test_sim_llamacpp_loading_is_pending_then_waited_for(sim: SimHandle, gateway: Gateway) -> None:
+    sim.patch(engine="llamacpp", state="running", loading=30)
+    report = dry_run(gateway, sim.credential())
+    assert sim_statuses(report)[:3] == ["ok", "ok", "warn"]
+    assert "still loading the model (HTTP 503 Loading model)" in sim_line(report, "state")
+    assert report["outcome"] == "pending"
+    assert report["facts"]["endpoint_state"] == "initializing"
+
+    sim.patch(engine="llamacpp", state="running", loading=1.5)
+    waited = dry_run(gateway, sim.credential(), wait=20)
+    assert waited["outcome"] == "valid", waited
+    assert sim_line(waited, "state").startswith("the endpoint is running")
+
+
+def test_sim_sglang(sim: SimHandle, gateway: Gateway) -> None:
+    sim.patch(engine="sglang")
+    report = dry_run(gateway, sim.credential())
+
+    assert sim_statuses(report) == ["ok"] * 8
+    assert sim_line(report, "engine").startswith("SGLang 0.")
+    facts = {k: report["facts"][k] for k in ("engine", "engine_flavour", "tokenize_route")}
+    assert facts == {"engine": "openai", "engine_flavour": "sglang", "tokenize_route": "sglang"}
+    assert report["facts"]["max_input_tokens"] == 4095  # /get_server_info max_req_input_len
+
+
+# ---- chat through llama.cpp and SGLang, counted exactly by their own routes -------------------
+
+LONG = "Tell me everything about the history of the harbour and its lighthouse keepers. " * 6
+
+
+@pytest.mark.parametrize(
+    ("engine", "counting"),
+    [("llamacpp", ["POST /apply-template", "POST /tokenize"]), ("sglang", ["POST /tokenize"])],
+)
+def test_chat_is_counted_exactly_by_the_engine(
+    sim: SimHandle, gateway: Gateway, engine: str, counting: list[str]
+) -> None:
+    sim.patch(engine=engine)
+    added = gateway.add(sim.credential(context_window=512))
+    assert added.status_code == 201, added.text
+    before = sim.stats()["requests"]
+    body = {"model": MODEL, "messages": [{"role": "user", "content": LONG}], "max_tokens": 16}
+    with gateway.client() as client:
+        answer = client.post("/v1/chat/completions", json=body)
+    seen = sim.stats()["requests"]
+
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["x-hfgate-token-count"] == "exact"
+    assert int(answer.headers["x-hfgate-prompt-tokens"]) == answer.json()["usage"]["prompt_tokens"]
+    for route in counting:
+        assert seen.get(route, 0) > before.get(route, 0), (route, seen)

@@ -92,7 +92,7 @@ class TokenCounter:
         ``tools``: the request's ``tools``/``tool_prompt``, which TGI's template renders too."""
         if model.tokenize_route in (None, "tokenize", "sglang-text"):  # no chat counts there
             return None
-        key = (model.name, hash(repr((messages, tools))), "chat")
+        key = (_counted_by(model), hash(repr((messages, tools))), "chat")
         if key in self._cache:
             return self._cache[key]
         if model.tokenize_route != "chat_tokenize":
@@ -108,7 +108,7 @@ class TokenCounter:
         """Tokens of a raw prompt (``/tokenize`` adds BOS, as generation does)."""
         if model.tokenize_route is None:
             return None
-        key = (model.name, hash(text), "text")
+        key = (_counted_by(model), hash(text), "text")
         if key in self._cache:
             return self._cache[key]
         if model.tokenize_route not in TGI_ROUTES:
@@ -157,3 +157,9 @@ def _count(answer: Any) -> int | None:
     """vLLM's and SGLang's ``/tokenize`` answer ``{"count", "max_model_len", "tokens"}``."""
     count = answer.get("count") if isinstance(answer, dict) else None
     return count if isinstance(count, int) else None
+
+
+def _counted_by(model: ServedModel) -> str:
+    """Whose counts a cache entry holds: a name removed and added again for another endpoint
+    or engine (or revalidated onto one) must not reuse the old tokenizer's counts."""
+    return f"{model.integration_id} {model.endpoint} {model.tokenize_route}"
