@@ -774,3 +774,17 @@ def test_chat_is_counted_exactly_by_the_engine(
     assert int(answer.headers["x-hfgate-prompt-tokens"]) == answer.json()["usage"]["prompt_tokens"]
     for route in counting:
         assert seen.get(route, 0) > before.get(route, 0), (route, seen)
+
+
+def test_chat_waits_while_llamacpp_loads_its_model(sim: SimHandle, gateway: Gateway) -> None:
+    sim.patch(engine="llamacpp")
+    assert gateway.add(sim.credential()).status_code == 201
+    sim.patch(engine="llamacpp", state="running", loading=1.5)  # the replica restarts
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
+    with gateway.client() as client:
+        started = time.monotonic()
+        answer = client.post("/v1/chat/completions", json=body)
+
+    assert answer.status_code == 200, answer.text  # "Loading model" was a cold start, waited out
+    assert time.monotonic() - started >= 1.0
+    assert sim.stats()["requests"].get("GET /health", 0) >= 1  # the waker asked /health
