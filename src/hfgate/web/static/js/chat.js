@@ -106,7 +106,9 @@ function model(id) {
 
 async function loadModels() {
   try {
-    state.models = (await api('/api/models')).data || [];
+    // Embedding and reranking models are listed on the models page, not offered for chat.
+    const listed = (await api('/api/models')).data || [];
+    state.models = listed.filter((m) => (m.kind || 'chat') === 'chat');
   } catch (err) {
     if (!state.models.length) picker.label.textContent = 'Models unavailable';
     return;

@@ -5,6 +5,12 @@ import { badge, engineLabel, STATUS } from './lib/status.js';
 import { el, fmtInt } from './lib/ui.js';
 
 const POLL_MS = 4000;
+const SERVES = {
+  chat: 'Chat and completions',
+  embed: 'Embeddings (POST /v1/embeddings)',
+  rerank: 'Reranking (POST /v1/rerank)',
+  classify: 'Classification (not served yet)',
+};
 const grid = document.getElementById('model-grid');
 const empty = document.getElementById('models-empty');
 const updated = document.getElementById('models-updated');
@@ -20,6 +26,7 @@ function card(model) {
     detail: el('p', { class: 'status-detail' }),
     context: el('dd'),
     engine: el('dd'),
+    serves: el('dd'),
     chat: el('a', { class: 'btn small', href: `/chat?model=${encodeURIComponent(model.id)}` }, 'Chat with it'),
   };
   parts.node = el('article', { class: 'card model-card', 'data-id': model.id },
@@ -27,7 +34,8 @@ function card(model) {
     parts.detail,
     el('dl', { class: 'facts' },
       el('div', {}, el('dt', {}, 'Context'), parts.context),
-      el('div', {}, el('dt', {}, 'Engine'), parts.engine)),
+      el('div', {}, el('dt', {}, 'Engine'), parts.engine),
+      el('div', {}, el('dt', {}, 'Serves'), parts.serves)),
     el('div', { class: 'card-actions' }, parts.chat));
   return parts;
 }
@@ -40,7 +48,10 @@ function update(parts, model) {
   parts.detail.title = hint;
   parts.context.textContent = model.context_window ? `${fmtInt(model.context_window)} tokens` : '—';
   parts.engine.textContent = engineLabel(model.engine, model.engine_version);
-  parts.chat.hidden = model.status === 'pending';
+  const kind = model.kind || 'chat';
+  parts.serves.textContent = SERVES[kind] || kind;
+  // Only chat models open in the chat page; the others say which API route serves them.
+  parts.chat.hidden = model.status === 'pending' || kind !== 'chat';
 }
 
 async function load() {

@@ -24,7 +24,7 @@ export function badge(status) {
 }
 
 export function engineLabel(engine, version) {
-  const names = { tgi: 'TGI', vllm: 'vLLM', sglang: 'SGLang', tei: 'TEI' };
+  const names = { tgi: 'TGI', vllm: 'vLLM', sglang: 'SGLang', tei: 'TEI', llamacpp: 'llama.cpp', openai: 'OpenAI-compatible' };
   const name = names[engine] || engine || '—';
   return version ? `${name} ${version}` : name;
 }
