@@ -10,7 +10,7 @@ from typing import Any
 from hfgate.auth import KeyStore
 from hfgate.auth.keymanager import KeyManager
 from hfgate.auth.passwords import hash_password
-from hfgate.auth.ratelimit import Limiter, MemoryLimiter, RedisLimiter
+from hfgate.auth.ratelimit import Limiter, MemoryLimiter
 from hfgate.auth.sessions import SessionStore
 from hfgate.auth.setup import FirstRun
 from hfgate.auth.users import UserService
@@ -21,12 +21,12 @@ from hfgate.chat.service import ChatService
 from hfgate.chat.templates import Templates
 from hfgate.chat.tokens import TokenCounter
 from hfgate.chat.usage import UsageRecorder
-from hfgate.cluster import RedisCoordinator, StatusSync
+from hfgate.cluster import FallbackCoordinator, FallbackLimiter, RedisHealth, StatusSync
 from hfgate.conversations import ConversationService
 from hfgate.embeddings.service import EmbeddingService
 from hfgate.endpoints.refresher import StatusRefresher
 from hfgate.endpoints.state import StatusBoard
-from hfgate.endpoints.waking import ColdStarts, LocalCoordinator
+from hfgate.endpoints.waking import ColdStarts, LocalCoordinator, WakeCoordinator
 from hfgate.hf.client import ManagementClient
 from hfgate.hf.service import HfService
 from hfgate.integrations.service import IntegrationService
@@ -64,13 +64,19 @@ class Services:
         self.setup_link: str | None = None
         self.key_manager = KeyManager(self.db, self.keys)
         self.redis = _redis(settings.redis_url)
-        self.limiter: Limiter = RedisLimiter(self.redis) if self.redis else MemoryLimiter()
+        self.redis_health = RedisHealth() if self.redis else None
+        self.limiter: Limiter = MemoryLimiter()
+        if self.redis is not None and self.redis_health is not None:
+            self.limiter = FallbackLimiter(self.redis, self.redis_health)
         self.validator = Validator(self.transport, settings.hub_url)
         self.integrations = IntegrationService(
             self.db, self.box, self.catalog, self.board, self.validator, self.policy
         )
-        coordinator = RedisCoordinator(self.redis) if self.redis else LocalCoordinator()
-        self.status_sync = StatusSync(self.board, self.redis) if self.redis else None
+        coordinator: WakeCoordinator = LocalCoordinator()
+        self.status_sync: StatusSync | None = None
+        if self.redis is not None and self.redis_health is not None:
+            coordinator = FallbackCoordinator(self.redis, self.redis_health)
+            self.status_sync = StatusSync(self.board, self.redis, self.redis_health)
         self.coldstarts = ColdStarts(
             self.transport, self.board, settings.cold_start_timeout, coordinator
         )
@@ -212,4 +218,5 @@ def _redis(url: str) -> Any:
         return None
     from redis.asyncio import Redis
 
-    return Redis.from_url(url)
+    # Bounded: a Redis that hangs must not hold a request (the fallback takes over instead).
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)

@@ -352,3 +352,74 @@ FAULTS: dict[str, Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]] =
     "huge_line": huge_line,
     "cut": cut,
 }
+
+
+# -- a Redis of the test's own -------------------------------------------------------------------
+
+
+class RedisServer:
+    """``redis-server`` on a port of its own, which the test can stop and start again."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log = log
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no"]
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while not _answers(self.port):
+            assert self.popen.poll() is None, self.log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            self.popen.wait(10)
+        self.popen = None
+
+
+def _answers(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def own_redis(log: Path) -> Iterator[RedisServer]:
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        import pytest
+
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(log)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def serving_pair(env: dict[str, str], folder: Path) -> Iterator[tuple[Serve, Serve]]:
+    """Two ``hfgate serve`` processes of one deployment (one database, one Redis)."""
+    first = start_serve(env, folder / "serve-a.log")
+    try:
+        second = start_serve(env, folder / "serve-b.log")
+        try:
+            yield first, second
+        finally:
+            stop(second)
+    finally:
+        stop(first)

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from hfgate.cluster.fallback import RedisHealth
 from hfgate.endpoints.state import ModelStatus, StatusBoard, StatusEntry
 
 log = logging.getLogger("hfgate.cluster")
@@ -22,9 +23,10 @@ PULL_SECONDS = 0.5
 
 
 class StatusSync:
-    def __init__(self, board: StatusBoard, redis: Any) -> None:
+    def __init__(self, board: StatusBoard, redis: Any, health: RedisHealth | None = None) -> None:
         self.board = board
         self.redis = redis
+        self.health = health or RedisHealth()
         self._pending: set[asyncio.Task[None]] = set()
         board.on_change = self._push
 
@@ -45,9 +47,12 @@ class StatusSync:
             self.board.merge(name, StatusEntry(ModelStatus(status), detail, changed_at, checked_at))
 
     async def run_forever(self) -> None:
+        """Also how a process learns that Redis is lost or back without any traffic."""
         while True:
             try:
                 await self.pull()
-            except Exception:
-                log.warning("could not read shared model status from Redis")
+            except Exception as exc:
+                self.health.failed(exc)  # logged once, when it is first lost
+            else:
+                self.health.worked()
             await asyncio.sleep(PULL_SECONDS)
