@@ -8,6 +8,10 @@ only definitions of those facts; ``hfgate.endpoints`` turns them into a model's 
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 from hfgate.errors import (
     EndpointColdStart,
     EndpointPaused,
@@ -51,3 +55,14 @@ def platform_error(status: int, text: str) -> HfgateError | None:
     if is_cold(status, text):
         return EndpointColdStart(f"the endpoint is scaled to zero or starting (HTTP {status})")
     return None
+
+
+def json_object(content_type: str, body: bytes) -> dict[str, Any] | None:
+    """An engine's error body, when it is a JSON object (engines also answer plain text)."""
+    if not content_type.startswith("application/json"):
+        return None
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return payload if isinstance(payload, dict) else None

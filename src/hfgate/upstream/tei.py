@@ -27,8 +27,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from hfgate.errors import (
     ContextLengthExceeded,
     HfgateError,
@@ -38,7 +36,7 @@ from hfgate.errors import (
     UpstreamProtocolError,
 )
 from hfgate.upstream.base import Call, Completion, Delta
-from hfgate.upstream.platform import platform_error
+from hfgate.upstream.platform import json_object, platform_error
 from hfgate.values.request import ChatRequest, CompletionRequest
 
 EMBED, RERANK, TOKENIZE = "/embed", "/rerank", "/tokenize"
@@ -183,16 +181,12 @@ def error_from_reply(status: int, content_type: str, body: bytes) -> HfgateError
     platform = platform_error(status, text)
     if platform is not None:
         return platform
-    if content_type.startswith("application/json"):
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            payload = None
-        if isinstance(payload, dict):
-            # /embed and /rerank: {"error", "error_type"}; /v1/embeddings: {"message", "type"}
-            message = payload.get("error", payload.get("message"))
-            if isinstance(message, str):
-                return engine_error(status, message, payload.get("error_type", payload.get("type")))
+    payload = json_object(content_type, body)
+    if payload is not None:
+        # /embed and /rerank: {"error", "error_type"}; /v1/embeddings: {"message", "type"}
+        message = payload.get("error", payload.get("message"))
+        if isinstance(message, str):
+            return engine_error(status, message, payload.get("error_type", payload.get("type")))
     return engine_error(status, text.strip()[:300])
 
 

@@ -23,7 +23,7 @@ from hfgate.errors import (
     UpstreamProtocolError,
 )
 from hfgate.upstream.base import Call, Completion, Delta, finish_reason
-from hfgate.upstream.platform import platform_error
+from hfgate.upstream.platform import json_object, platform_error
 from hfgate.values.events import Usage
 from hfgate.values.request import ChatRequest, CompletionRequest, Sampling
 from hfgate.values.served import ServedModel
@@ -146,13 +146,9 @@ def error_from_reply(status: int, content_type: str, body: bytes) -> HfgateError
     platform = platform_error(status, text)
     if platform is not None:
         return platform
-    if content_type.startswith("application/json"):
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            payload = None
-        if isinstance(payload, Mapping) and isinstance(payload.get("error"), str):
-            return engine_error(status, payload["error"], payload.get("error_type"))
+    payload = json_object(content_type, body)
+    if payload is not None and isinstance(payload.get("error"), str):
+        return engine_error(status, payload["error"], payload.get("error_type"))
     return engine_error(status, text.strip()[:300])
 
 
