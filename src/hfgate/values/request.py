@@ -64,11 +64,11 @@ class CompletionRequest:
     logprobs: int | None = None  # OpenAI's legacy form: how many alternatives per token
 
 
-def _bad(message: str, param: str) -> InvalidRequest:
+def bad(message: str, param: str) -> InvalidRequest:
     return InvalidRequest(message, param=param)
 
 
-def _object(body: Any) -> Mapping[str, Any]:
+def as_object(body: Any) -> Mapping[str, Any]:
     if not isinstance(body, Mapping):
         raise InvalidRequest("the request body must be a JSON object")
     return body
@@ -79,9 +79,9 @@ def _number(body: Mapping[str, Any], name: str, low: float, high: float) -> floa
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _bad(f"{name} must be a number, not {type(value).__name__}", name)
+        raise bad(f"{name} must be a number, not {type(value).__name__}", name)
     if not low <= value <= high:
-        raise _bad(f"{name} must be between {low:g} and {high:g}; got {value:g}", name)
+        raise bad(f"{name} must be between {low:g} and {high:g}; got {value:g}", name)
     return float(value)
 
 
@@ -90,18 +90,18 @@ def _integer(body: Mapping[str, Any], name: str, low: int, high: int = 2**31) ->
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(f"{name} must be an integer, not {type(value).__name__}", name)
+        raise bad(f"{name} must be an integer, not {type(value).__name__}", name)
     if not low <= value <= high:
         limit = f"at least {low}" if high == 2**31 else f"between {low} and {high}"
-        raise _bad(f"{name} must be {limit}; got {value}", name)
+        raise bad(f"{name} must be {limit}; got {value}", name)
     return value
 
 
-def _boolean(body: Mapping[str, Any], name: str) -> bool | None:
+def boolean_field(body: Mapping[str, Any], name: str) -> bool | None:
     value = body.get(name)
     if value is None or isinstance(value, bool):
         return value
-    raise _bad(f"{name} must be true or false", name)
+    raise bad(f"{name} must be true or false", name)
 
 
 def _stop(value: Any) -> list[str]:
@@ -109,14 +109,14 @@ def _stop(value: Any) -> list[str]:
         return []
     stops = [value] if isinstance(value, str) else value
     if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
-        raise _bad("stop must be a non-empty string or a list of non-empty strings", "stop")
+        raise bad("stop must be a non-empty string or a list of non-empty strings", "stop")
     return list(stops)
 
 
-def _model(body: Mapping[str, Any]) -> str:
+def model_field(body: Mapping[str, Any]) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        raise _bad("model is required: one of the ids listed by GET /v1/models", "model")
+        raise bad("model is required: one of the ids listed by GET /v1/models", "model")
     return model
 
 
@@ -140,12 +140,10 @@ def _stream_options(body: Mapping[str, Any], stream: bool) -> bool:
     if options is None:
         return False
     if not isinstance(options, Mapping):
-        raise _bad(
-            'stream_options must be an object like {"include_usage": true}', "stream_options"
-        )
+        raise bad('stream_options must be an object like {"include_usage": true}', "stream_options")
     if not stream:
-        raise _bad("stream_options is only allowed when stream is true", "stream_options")
-    return bool(_boolean(options, "include_usage"))
+        raise bad("stream_options is only allowed when stream is true", "stream_options")
+    return bool(boolean_field(options, "include_usage"))
 
 
 def _n(body: Mapping[str, Any]) -> int:
@@ -156,10 +154,10 @@ def _message(index: int, message: Any) -> tuple[dict[str, Any], int]:
     """The message as sent upstream, and how many image parts it carries."""
     where = f"messages[{index}]"
     if not isinstance(message, Mapping):
-        raise _bad(f"{where} must be an object with role and content", where)
+        raise bad(f"{where} must be an object with role and content", where)
     role = message.get("role")
     if role not in ROLES:
-        raise _bad(
+        raise bad(
             f"{where}.role must be one of {', '.join(sorted(ROLES))}; got {role!r}", f"{where}.role"
         )
     content, images = message.get("content"), 0
@@ -168,7 +166,7 @@ def _message(index: int, message: Any) -> tuple[dict[str, Any], int]:
     if isinstance(content, list):
         content, images = _parts(where, content)
     if not isinstance(content, (str, list)):
-        raise _bad(
+        raise bad(
             f"{where}.content must be a string or a list of content parts", f"{where}.content"
         )
     result = dict(message)
@@ -189,7 +187,7 @@ def _parts(where: str, parts: list[Any]) -> tuple[str | list[dict[str, Any]], in
             _image(f"{where}.content[{i}]", part.get("image_url"))
             images += 1
             continue
-        raise _bad(
+        raise bad(
             f"{where}.content[{i}] must be a text part {{type: text, text}} or an image part"
             " {type: image_url, image_url: {url}}; other kinds (audio, files) are not supported"
             " by Inference Endpoints' engines",
@@ -203,7 +201,7 @@ def _parts(where: str, parts: list[Any]) -> tuple[str | list[dict[str, Any]], in
 def _image(where: str, image: Any) -> None:
     url = image.get("url") if isinstance(image, Mapping) else None
     if not isinstance(url, str) or not url.startswith(IMAGE_SCHEMES):
-        raise _bad(
+        raise bad(
             f"{where}.image_url.url must be an https:// URL or a data:image/…;base64 URL",
             f"{where}.image_url",
         )
@@ -215,7 +213,7 @@ def _response_format(body: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     kind = value.get("type") if isinstance(value, Mapping) else None
     if kind not in FORMAT_TYPES:
-        raise _bad(
+        raise bad(
             "response_format must be an object whose type is one of"
             f" {', '.join(sorted(FORMAT_TYPES))}",
             "response_format",
@@ -224,12 +222,12 @@ def _response_format(body: Mapping[str, Any]) -> dict[str, Any] | None:
     if kind == "json_schema" and "value" not in value:
         schema = value.get("json_schema")
         if not isinstance(schema, Mapping) or not isinstance(schema.get("schema"), Mapping):
-            raise _bad(
+            raise bad(
                 "response_format.json_schema.schema must be a JSON Schema object",
                 "response_format",
             )
     if kind in ("json", "regex") and "value" not in value:
-        raise _bad(f"response_format of type {kind} needs a value", "response_format")
+        raise bad(f"response_format of type {kind} needs a value", "response_format")
     return None if kind == "text" else dict(value)
 
 
@@ -238,11 +236,11 @@ def _tools(body: Mapping[str, Any]) -> list[Any] | None:
     if tools is None:
         return None
     if not isinstance(tools, list):
-        raise _bad("tools must be a list", "tools")
+        raise bad("tools must be a list", "tools")
     for i, tool in enumerate(tools):
         function = tool.get("function") if isinstance(tool, Mapping) else None
         if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
-            raise _bad(
+            raise bad(
                 f"tools[{i}] must be {{type: function, function: {{name, parameters}}}}",
                 f"tools[{i}]",
             )
@@ -253,52 +251,52 @@ def _string(body: Mapping[str, Any], name: str) -> str | None:
     value = body.get(name)
     if value is None or isinstance(value, str):
         return value
-    raise _bad(f"{name} must be a string", name)
+    raise bad(f"{name} must be a string", name)
 
 
 def parse_chat_request(body: Any) -> ChatRequest:
-    body = _object(body)
+    body = as_object(body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _bad("messages must be a non-empty list of {role, content} objects", "messages")
-    stream = bool(_boolean(body, "stream"))
+        raise bad("messages must be a non-empty list of {role, content} objects", "messages")
+    stream = bool(boolean_field(body, "stream"))
     parsed = [_message(i, m) for i, m in enumerate(messages)]
     return ChatRequest(
-        model=_model(body),
+        model=model_field(body),
         messages=[message for message, _ in parsed],
         sampling=parse_sampling(body),
         stream=stream,
         include_usage=_stream_options(body, stream),
-        logprobs=_boolean(body, "logprobs"),
+        logprobs=boolean_field(body, "logprobs"),
         top_logprobs=_integer(body, "top_logprobs", 0, 20),
         tools=_tools(body),
         tool_choice=body.get("tool_choice"),
         response_format=_response_format(body),
         n=_n(body),
         tool_prompt=_string(body, "tool_prompt"),
-        parallel_tool_calls=_boolean(body, "parallel_tool_calls"),
+        parallel_tool_calls=boolean_field(body, "parallel_tool_calls"),
         images=sum(images for _, images in parsed),
     )
 
 
 def parse_completion_request(body: Any) -> CompletionRequest:
-    body = _object(body)
+    body = as_object(body)
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
         prompt = prompt[0]
     if not isinstance(prompt, str):
-        raise _bad("prompt must be a string (one prompt per request)", "prompt")
+        raise bad("prompt must be a string (one prompt per request)", "prompt")
     if body.get("suffix"):
-        raise _bad("suffix is not supported by text-generation endpoints", "suffix")
-    stream = bool(_boolean(body, "stream"))
+        raise bad("suffix is not supported by text-generation endpoints", "suffix")
+    stream = bool(boolean_field(body, "stream"))
     return CompletionRequest(
-        model=_model(body),
+        model=model_field(body),
         prompt=prompt,
         sampling=parse_sampling(body),
         stream=stream,
         include_usage=_stream_options(body, stream),
         n=_n(body),
-        echo=bool(_boolean(body, "echo")),
+        echo=bool(boolean_field(body, "echo")),
         logprobs=_integer(body, "logprobs", 0, 5),
     )
 
@@ -311,7 +309,7 @@ POLICIES = ("trim", "strict")
 def check_policy(value: str | None, where: str) -> str | None:
     if value is None or value in POLICIES:
         return value
-    raise _bad(f"{where} must be trim or strict; got {value[:40]!r}", where)
+    raise bad(f"{where} must be trim or strict; got {value[:40]!r}", where)
 
 
 @dataclass(frozen=True, slots=True)
