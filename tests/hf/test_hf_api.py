@@ -142,7 +142,7 @@ def test_discovery_lists_every_endpoint_with_its_instance_and_price(
     assert served["instance_type"] == "nvidia-a10g" and served["supported"] is True
     assert served["model"] is None
     tei = next(e for e in listed if e["name"] == "bge-embeddings")
-    assert tei["supported"] is False and "text-embeddings" in tei["unsupported_reason"]
+    assert tei["supported"] is True and tei["unsupported_reason"] is None
     assert endpoint_requests(sim) == before, "listing never touches an endpoint"
 
 
@@ -159,15 +159,48 @@ def test_import_needs_no_json_and_answers_like_a_pasted_credential(
     assert again.status_code == 409
 
 
+CUSTOM_RECORD = {
+    "name": "my-container",
+    "namespace": NAMESPACE,
+    "model": {
+        "repository": "acme/handler",
+        "task": "custom",
+        "image": {"custom": {"url": "ghcr.io/acme/handler:1"}},
+    },
+    "status": {"state": "running", "url": "http://127.0.0.1:9"},
+}
+
+
 def test_an_unsupported_engine_is_refused_before_any_request_to_it(
     client: httpx.Client, sim: SimHandle
 ) -> None:
-    httpx.post(f"{sim.url}/_sim/endpoints", json=TEI_RECORD, timeout=10).raise_for_status()
+    httpx.post(f"{sim.url}/_sim/endpoints", json=CUSTOM_RECORD, timeout=10).raise_for_status()
     connect(client)
-    refused = client.post(f"/api/hf/endpoints/{NAMESPACE}/bge-embeddings/import")
+    refused = client.post(f"/api/hf/endpoints/{NAMESPACE}/my-container/import")
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"]["code"] == "engine_unsupported"
-    assert "text-embeddings" in refused.json()["error"]["message"]
+    assert "custom container" in refused.json()["error"]["message"]
+
+
+def test_a_tei_endpoint_imports_without_json_and_serves_embeddings(
+    client: httpx.Client, sim: SimHandle
+) -> None:
+    """Its record says no context window: TEI's validation reads it from /info."""
+    with running_sim(
+        engine="tei", tei_kind="embed", token=SIM_TOKEN, model_id="BAAI/bge-small-en-v1.5"
+    ) as tei:
+        record = TEI_RECORD | {"status": {"state": "running", "url": tei.url}}
+        httpx.post(f"{sim.url}/_sim/endpoints", json=record, timeout=10).raise_for_status()
+        connect(client)
+        path = f"/api/hf/endpoints/{NAMESPACE}/bge-embeddings/import"
+        answer = client.post(path, json={"api_key": SIM_TOKEN})
+        assert answer.status_code == 201, answer.text
+        integration = answer.json()["integration"]
+        assert integration["context_window"] == tei.state()["max_input_tokens"]
+        name = integration["name"]
+        vectors = client.post("/v1/embeddings", json={"model": name, "input": ["a", "b"]})
+        assert vectors.status_code == 200, vectors.text
+        assert len(vectors.json()["data"]) == 2
 
 
 def test_a_pasted_credential_finds_its_record(
@@ -318,3 +351,29 @@ def test_the_context_window_comes_from_info_when_the_record_does_not_say(
     endpoint = imported(client)
     assert endpoint["context_window"] is None
     assert endpoint["integration"]["context_window"] == 4096
+
+
+def test_a_llamacpp_endpoint_imports_with_its_window_from_props(
+    client: httpx.Client, sim: SimHandle
+) -> None:
+    """Its record sets no --ctx-size: the running server's /props says n_ctx."""
+    with running_sim(engine="llamacpp", token=SIM_TOKEN, loading=0) as server:
+        record = {
+            "name": "gguf-chat",
+            "namespace": NAMESPACE,
+            "model": {
+                "repository": MODEL,
+                "task": "text-generation",
+                "image": {"llamacpp": {"url": "ghcr.io/ggml-org/llama.cpp:server"}},
+            },
+            "status": {"state": "running", "url": server.url},
+        }
+        httpx.post(f"{sim.url}/_sim/endpoints", json=record, timeout=10).raise_for_status()
+        connect(client)
+        answer = client.post(
+            f"/api/hf/endpoints/{NAMESPACE}/gguf-chat/import", json={"api_key": SIM_TOKEN}
+        )
+        assert answer.status_code == 201, answer.text
+        integration = answer.json()["integration"]
+        assert integration["engine"] == "llamacpp"
+        assert integration["context_window"] == server.state()["max_total_tokens"]

@@ -57,14 +57,22 @@ class ManagementClient:
         return hf_api.parse_prices(body)
 
     async def context_window(self, url: str, token: str) -> int | None:
-        """A running TGI endpoint's ``max_total_tokens`` from ``/info``; None if it cannot say."""
+        """A running endpoint's window: TGI's ``/info`` ``max_total_tokens``, else llama.cpp's
+        ``/props`` ``n_ctx``; None if it cannot say."""
+        info = await self._get_json(f"{url}/info", token)
+        total = info.get("max_total_tokens") if isinstance(info, dict) else None
+        if not isinstance(total, int):
+            props = await self._get_json(f"{url}/props", token)
+            settings = props.get("default_generation_settings") if isinstance(props, dict) else None
+            total = settings.get("n_ctx") if isinstance(settings, dict) else None
+        return total if isinstance(total, int) and total > 0 else None
+
+    async def _get_json(self, url: str, token: str) -> Any:
         try:
-            reply = await self.transport.request("GET", f"{url}/info", token=token, timeout=10)
-            info = orjson.loads(reply.body) if reply.status == 200 else None
+            reply = await self.transport.request("GET", url, token=token, timeout=10)
+            return orjson.loads(reply.body) if reply.status == 200 else None
         except (UpstreamUnreachable, orjson.JSONDecodeError):
             return None
-        total = info.get("max_total_tokens") if isinstance(info, dict) else None
-        return total if isinstance(total, int) and total > 0 else None
 
     def _url(self, namespace: str, name: str) -> str:
         return f"{self.api_url}/endpoint/{quote(namespace, safe='')}/{quote(name, safe='')}"

@@ -279,7 +279,7 @@ class HfService:
             context = await self.client.context_window(
                 record.url, options.get("api_key") or account.token
             )
-        if context is None:
+        if context is None and record.engine != "tei":  # TEI's validation reads /info
             raise InvalidRequest(
                 f"the record of {record.key} does not say its context window (no"
                 " MAX_TOTAL_TOKENS or --max-model-len in its settings) and it is not running to"
@@ -291,8 +291,9 @@ class HfService:
             "api_key": options.get("api_key") or account.token,
             "endpoint": record.url,
             "model_name": record.repository,
-            "context_window": context,
         }
+        if context is not None:
+            credential["context_window"] = context
         return credential | ({"name": options["name"]} if options.get("name") else {})
 
     async def import_all(self, actor: Principal) -> dict[str, Any]:

@@ -48,14 +48,22 @@ SUPPORTED_ENGINES = {
     "vLLM": "vLLM",
     "vLLMNeuron": "vLLM",
     "sGLang": "SGLang",
+    "tei": "TEI (embeddings and reranking)",
+    "llamacpp": "llama.cpp",
 }
 UNSUPPORTED_ENGINES = {
-    "tei": "a text-embeddings-inference endpoint (embeddings and reranking are not served yet)",
-    "llamacpp": "a llama.cpp endpoint, which hfgate does not serve yet",
     "custom": "a custom container: hfgate cannot know which protocol it speaks",
     "hfServe": "an hfServe container, which hfgate does not serve",
 }
 TEXT_TASKS = {"text-generation", "text2text-generation", "conversational", "image-text-to-text"}
+# What a TEI container serves (the record's task); validation then reads /info's model_type.
+EMBEDDING_TASKS = {
+    "feature-extraction",
+    "sentence-similarity",
+    "sentence-embeddings",
+    "text-ranking",
+    "text-classification",
+}
 TOKEN_HINT = (
     "use a fine-grained token with the 'Manage Inference Endpoints' permission for this"
     " namespace (huggingface.co/settings/tokens)"
@@ -99,8 +107,10 @@ class EndpointRecord:
             return f"{self.key} is {UNSUPPORTED_ENGINES[self.engine]}"
         if self.engine not in SUPPORTED_ENGINES:
             return f"{self.key} runs the engine {self.engine!r}, which hfgate does not know"
-        if self.task and self.task not in TEXT_TASKS:
-            return f"{self.key} serves the task {self.task!r}, not text generation"
+        tasks = EMBEDDING_TASKS if self.engine == "tei" else TEXT_TASKS
+        if self.task and self.task not in tasks:
+            served = "embeddings or reranking" if self.engine == "tei" else "text generation"
+            return f"{self.key} serves the task {self.task!r}, not {served}"
         return None
 
     def context_window(self) -> int | None:
