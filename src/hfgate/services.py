@@ -34,7 +34,7 @@ from hfgate.integrations.validation import Validator
 from hfgate.settings import Settings
 from hfgate.storage import Database
 from hfgate.storage.crypto import SecretBox
-from hfgate.storage.db import sqlite_path
+from hfgate.storage.db import sqlite_path, unavailable
 from hfgate.storage.private import warn_if_loose
 from hfgate.storage.tables import User
 from hfgate.upstream.client import EndpointClient
@@ -188,12 +188,19 @@ class Services:
 
     async def _watch_catalog_forever(self) -> None:
         """Pick up integrations changed by other processes sharing the database."""
+        down = False  # the database is unavailable: said once, not twice a second
         while True:
             await asyncio.sleep(CATALOG_POLL_SECONDS)
             try:
                 await self.catalog.refresh()
-            except Exception:
-                log.exception("reloading the model catalog failed")
+            except Exception as exc:
+                if not unavailable(exc):
+                    log.exception("reloading the model catalog failed")
+                elif not down:
+                    log.error("the database is unavailable (%s): serving the models known", exc)
+                down = unavailable(exc)
+            else:
+                down = False
 
     async def _finish_pending_forever(self) -> None:
         while True:

@@ -423,3 +423,78 @@ def serving_pair(env: dict[str, str], folder: Path) -> Iterator[tuple[Serve, Ser
             stop(second)
     finally:
         stop(first)
+
+
+# -- a PostgreSQL cluster of the test's own ------------------------------------------------------
+
+
+class OwnPostgres:
+    """``initdb`` + ``pg_ctl`` in a temporary folder, on a port of its own (trust auth).
+
+    Run as the ``postgres`` user when the tests run as root (PostgreSQL refuses root)."""
+
+    def __init__(self, bindir: Path) -> None:
+        import tempfile
+
+        self.bindir = bindir
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="hfgate-pg-"))
+        self.data = self.folder / "data"
+        self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        done = subprocess.run(
+            [*prefix, *command], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, (command, done.stdout[-2000:], done.stderr[-2000:])
+
+    def init(self) -> None:
+        if os.geteuid() == 0:
+            import shutil
+
+            shutil.chown(self.folder, "postgres", "postgres")
+        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
+                  "--auth=trust", "--no-sync")  # fmt: skip
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off"
+        log = str(self.folder / "postgres.log")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", log,
+                  "-w", "-t", "60", "start")  # fmt: skip
+
+    def stop(self) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+
+def postgres_bindir() -> Path | None:
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: p.parent.parent.name
+    )
+    return found[-1].parent if found else None
+
+
+@contextlib.contextmanager
+def own_postgres() -> Iterator[OwnPostgres]:
+    import shutil
+
+    import pytest
+
+    bindir = postgres_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL's initdb is not installed (/usr/lib/postgresql/*/bin)")
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        pytest.skip("running as root without runuser: initdb refuses root")
+    server = OwnPostgres(bindir)
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        if server.running():
+            with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+                server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from hfgate.errors import HfgateError
+from hfgate.storage.db import unavailable
 
 log = logging.getLogger("hfgate.api")
 
@@ -76,6 +77,22 @@ async def _on_validation_error(_request: Request, exc: Exception) -> Response:
 
 def unexpected_error_response(request: Request, exc: Exception) -> Response:
     # Log the type and route only: exception text may contain upstream bodies or secrets.
+    if unavailable(exc):  # not a bug: the database is down, restarting or full
+        log.error(
+            "the database is unavailable (%s) on %s %s",
+            type(exc).__name__,
+            request.method,
+            request.url.path,
+        )
+        body = {
+            "error": {
+                "message": "the database is unavailable just now: retry in a few seconds",
+                "type": "server_error",
+                "param": None,
+                "code": "database_unavailable",
+            }
+        }
+        return error_response(503, body, {"Retry-After": "5"})
     log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
     return openai_error(
         500, "internal error: see the hfgate server log", "server_error", "internal_error"

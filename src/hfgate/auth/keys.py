@@ -21,12 +21,16 @@ from sqlalchemy.exc import IntegrityError
 
 from hfgate.errors import AuthenticationRequired
 from hfgate.storage import Database
+from hfgate.storage.db import unavailable
 from hfgate.storage.tables import ApiKey, User, aware, iso
 from hfgate.values.principal import Principal, Role
 
 log = logging.getLogger("hfgate.auth")
 KEY_PREFIX = "hfg_"
 CACHE_SECONDS = 5.0
+# While the database is unavailable, a key authenticated this recently still works (its
+# revocation could not be stored anyway): chat goes on for the keys in use.
+STALE_SECONDS = 600.0
 
 
 def new_key() -> str:
@@ -59,7 +63,13 @@ class KeyStore:
             pending = asyncio.ensure_future(self._lookup(digest))
             self._lookups[digest] = pending
             pending.add_done_callback(lambda _f: self._lookups.pop(digest, None))
-        principal = await asyncio.shield(pending)
+        try:
+            principal = await asyncio.shield(pending)
+        except Exception as exc:
+            if cached and unavailable(exc) and cached[0] + STALE_SECONDS > time.monotonic():
+                return cached[1]  # the database is down: the key was valid a moment ago
+            self._cache.pop(digest, None)
+            raise
         self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal)
         return principal
 

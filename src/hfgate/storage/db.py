@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, make_url
+from sqlalchemy import Connection, event, exc, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -69,6 +69,33 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot be reached or written just now (down,
+    restarting, refusing connections, a full disk) rather than a bug: such a request may be
+    retried, and is answered 503."""
+    seen: BaseException | None = error
+    for _ in range(5):  # the error and what caused it (SQLAlchemy wraps the driver's)
+        if seen is None:
+            return False
+        if isinstance(seen, exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, (exc.OperationalError, exc.InterfaceError, OSError)):
+            return True
+        if type(seen).__module__.startswith("asyncpg") and _asyncpg_unavailable(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+# asyncpg's own errors for a connection lost, refused, or a server shutting down or starting
+# up (by name: asyncpg is only installed for PostgreSQL, and has no type information).
+ASYNCPG_UNAVAILABLE = {"PostgresConnectionError", "InterfaceError", "OperatorInterventionError"}
+
+
+def _asyncpg_unavailable(error: BaseException) -> bool:
+    return any(kind.__name__ in ASYNCPG_UNAVAILABLE for kind in type(error).__mro__)
 
 
 def sqlite_path(url: str) -> Path | None:
