@@ -34,7 +34,7 @@ OK_LINES = [
     "✓ Token accepted: the endpoint accepted the token",
     "✓ Endpoint running: the endpoint is running",
     "✓ Inference engine: text-generation-inference 3.3.6-dev0",
-    "✓ Text-generation task: text-generation (from /info)",
+    "✓ Model task: text-generation (from /info)",
     f"✓ Model matches: the endpoint serves {MODEL}",
     "✓ Context window: 4,096 tokens",
     "✓ Chat route: POST /v1/chat/completions (Messages API)",
@@ -130,7 +130,7 @@ def test_add_pending_exits_2(sim: SimHandle, gateway: Gateway, tmp_path: Path) -
     assert out[:3] == OK_LINES[:3]
     assert out[3].startswith("! Endpoint running: the endpoint is paused and will not wake")
     assert "resume" in out[3]
-    not_yet = ["Inference engine", "Text-generation task", "Model matches", "Context window"]
+    not_yet = ["Inference engine", "Model task", "Model matches", "Context window"]
     assert out[4:9] == [
         f"– {title}: waiting for the endpoint to run" for title in [*not_yet, "Chat route"]
     ]

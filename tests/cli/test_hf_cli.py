@@ -28,12 +28,12 @@ NAMESPACE = "acme"
 ENDPOINT = f"{NAMESPACE}/{endpoint_name(SimConfig(token=SIM_TOKEN))}"
 MASK = "hf_…" + SIM_TOKEN[-4:]
 BAD_TOKEN = "hf_test_not_a_real_token_000000000"
-TEI_RECORD = {
-    "name": "bge-embeddings",
+CUSTOM_RECORD = {  # a container hfgate cannot know the protocol of
+    "name": "my-handler",
     "model": {
-        "repository": "BAAI/bge-small-en-v1.5",
-        "task": "sentence-embeddings",
-        "image": {"tei": {"url": "ghcr.io/huggingface/text-embeddings-inference:1.8"}},
+        "repository": "acme/handler",
+        "task": "custom",
+        "image": {"custom": {"url": "ghcr.io/acme/handler:1"}},
     },
 }
 CHECKLIST_TITLES = [
@@ -42,7 +42,7 @@ CHECKLIST_TITLES = [
     "Token accepted",
     "Endpoint running",
     "Inference engine",
-    "Text-generation task",
+    "Model task",
     "Model matches",
     "Context window",
     "Chat route",
@@ -190,7 +190,7 @@ def test_disconnect_forgets_the_account(sim: SimHandle, gateway: Gateway) -> Non
 def test_endpoints_table_fits_80_columns_and_keeps_names_whole(
     sim: SimHandle, gateway: Gateway
 ) -> None:
-    add_record(sim, TEI_RECORD)
+    add_record(sim, CUSTOM_RECORD)
     connect(gateway)
     assert run(gateway, "import", ENDPOINT, columns=400).exit_code == 0
 
@@ -202,9 +202,9 @@ def test_endpoints_table_fits_80_columns_and_keeps_names_whole(
     served = next(line for line in out if line.startswith(ENDPOINT + " "))
     assert served.split()[1:5] == ["running", "tgi", "a10g", "x1"]
     assert served.split()[5] == "1.00"
-    tei = next(line for line in out if line.startswith(f"{NAMESPACE}/bge-embeddings "))
-    assert tei.split()[1:3] == ["running", "tei"] and tei.split()[-1] == "unsupported"
-    assert f"unsupported: {NAMESPACE}/bge-embeddings is a text-embeddings" in result.stdout
+    custom = next(line for line in out if line.startswith(f"{NAMESPACE}/my-handler "))
+    assert custom.split()[1:3] == ["running", "custom"] and custom.split()[-1] == "unsupported"
+    assert f"unsupported: {NAMESPACE}/my-handler is a custom container" in result.stdout
     assert last_column(out, ENDPOINT) == MODEL  # folded if need be, never cut
 
 
@@ -295,8 +295,8 @@ def test_import_of_a_paused_endpoint_is_pending_and_exits_2(
     ("target", "message"),
     [
         (
-            f"{NAMESPACE}/bge-embeddings",
-            f"error: not imported: {NAMESPACE}/bge-embeddings is a text-embeddings-inference",
+            f"{NAMESPACE}/my-handler",
+            f"error: not imported: {NAMESPACE}/my-handler is a custom container",
         ),
         (
             f"{NAMESPACE}/nowhere",
@@ -310,7 +310,7 @@ def test_import_of_a_paused_endpoint_is_pending_and_exits_2(
 def test_import_refused_is_one_line_and_exit_1(
     target: str, message: str, sim: SimHandle, gateway: Gateway
 ) -> None:
-    add_record(sim, TEI_RECORD)
+    add_record(sim, CUSTOM_RECORD)
     connect(gateway)
     result = run(gateway, "import", target, columns=400)
     assert result.exit_code == 1
@@ -322,14 +322,14 @@ def test_import_refused_is_one_line_and_exit_1(
 def test_import_all_imports_the_supported_and_skips_the_rest(
     sim: SimHandle, gateway: Gateway
 ) -> None:
-    add_record(sim, TEI_RECORD)
+    add_record(sim, CUSTOM_RECORD)
     connect(gateway)
     result = run(gateway, "import-all", columns=400)
     assert result.exit_code == 0, result.output
     assert lines(result.stdout) == [
         f"✓ {ENDPOINT} → {MODEL}: valid: the endpoint passed every check",
-        f"– {NAMESPACE}/bge-embeddings: skipped: {NAMESPACE}/bge-embeddings is a"
-        " text-embeddings-inference endpoint (embeddings and reranking are not served yet)",
+        f"– {NAMESPACE}/my-handler: skipped: {NAMESPACE}/my-handler is a custom container:"
+        " hfgate cannot know which protocol it speaks",
     ]
     assert models(gateway) == {MODEL: "ready"}
 

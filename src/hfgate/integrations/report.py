@@ -36,7 +36,7 @@ CHECKS: dict[str, str] = {
     "auth": "Token accepted",
     "state": "Endpoint running",
     "engine": "Inference engine",
-    "task": "Text-generation task",
+    "task": "Model task",
     "model": "Model matches",
     "context": "Context window",
     "chat_route": "Chat route",

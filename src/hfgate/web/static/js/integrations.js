@@ -19,7 +19,7 @@ const CHECKS = [
   ['auth', 'Token accepted'],
   ['state', 'Endpoint running'],
   ['engine', 'Inference engine'],
-  ['task', 'Text-generation task'],
+  ['task', 'Model task'],
   ['model', 'Model matches'],
   ['context', 'Context window'],
   ['chat_route', 'Chat route'],
