@@ -30,6 +30,7 @@ def served_model(row: Integration, api_key: str) -> ServedModel:
         max_input_tokens=facts.get("max_input_tokens"),
         created_at=row.created_at,
         served_model=_served_model(row.model_name, facts.get("served_models") or []),
+        engine_flavour=facts.get("engine_flavour"),
         kind=facts.get("serves", "chat"),
         max_batch=facts.get("max_client_batch_size"),
         auto_truncate=bool(facts.get("auto_truncate")),

@@ -22,6 +22,7 @@ class ServedModel:
     max_input_tokens: int | None = None
     created_at: datetime | None = None
     served_model: str = ""  # the id an OpenAI-compatible server expects in "model"
+    engine_flavour: str | None = None  # vllm | sglang, for an "openai" engine
     kind: str = "chat"  # chat | embed | rerank | classify: which routes serve it
     max_batch: int | None = None  # inputs per upstream call (TEI's max_client_batch_size)
     auto_truncate: bool = False  # the engine truncates over-long inputs itself (TEI)

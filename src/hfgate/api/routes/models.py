@@ -35,6 +35,7 @@ def _model_entry(model: ServedModel, svc: Services) -> dict[str, Any]:
         "context_length": token_limit(model),  # the name vLLM, OpenRouter and LiteLLM read
         "engine": model.engine,
         "engine_version": model.engine_version,
+        "engine_flavour": model.engine_flavour,  # which OpenAI-compatible server: vllm, sglang
         "kind": model.kind,  # chat | embed | rerank | classify: which route serves it
         "capabilities": model.capabilities,
         "status": status.status,

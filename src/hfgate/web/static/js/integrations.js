@@ -321,7 +321,7 @@ function paint(parts, item) {
       meta('Endpoint', item.endpoint, true),
       meta('Token', item.api_key, true),
       meta('Context window', `${fmtInt(item.context_window)} tokens`),
-      meta('Engine', engineLabel(item.engine, item.engine_version)),
+      meta('Engine', engineLabel(item.engine, item.engine_version, item.facts?.engine_flavour)),
       meta('Checked', item.validated_at ? timeAgo(item.validated_at) : 'not yet')),
     item.status_detail ? el('p', { class: 'integration-detail' }, item.status_detail) : null,
     el('div', { class: 'integration-foot' }, parts.reportToggle, wakeToggle(item)),

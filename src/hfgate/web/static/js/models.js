@@ -47,7 +47,7 @@ function update(parts, model) {
   parts.detail.textContent = model.status_detail && model.status !== 'ready' ? model.status_detail : hint;
   parts.detail.title = hint;
   parts.context.textContent = model.context_window ? `${fmtInt(model.context_window)} tokens` : '—';
-  parts.engine.textContent = engineLabel(model.engine, model.engine_version);
+  parts.engine.textContent = engineLabel(model.engine, model.engine_version, model.engine_flavour);
   const kind = model.kind || 'chat';
   parts.serves.textContent = SERVES[kind] || kind;
   // Only chat models open in the chat page; the others say which API route serves them.

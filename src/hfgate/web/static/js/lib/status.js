@@ -23,8 +23,9 @@ export function badge(status) {
   return el('span', { class: `badge ${status || ''}`, 'data-status': status || '' }, statusLabel(status));
 }
 
-export function engineLabel(engine, version) {
+// ``flavour`` names the server behind the "openai" engine (vllm, sglang) when it is known.
+export function engineLabel(engine, version, flavour = null) {
   const names = { tgi: 'TGI', vllm: 'vLLM', sglang: 'SGLang', tei: 'TEI', llamacpp: 'llama.cpp', openai: 'OpenAI-compatible' };
-  const name = names[engine] || engine || '—';
+  const name = names[flavour] || names[engine] || engine || '—';
   return version ? `${name} ${version}` : name;
 }
