@@ -2,8 +2,8 @@
 
 A gateway of its own (not the session's ``stack``) whose management API and Hub are one
 simulator's (``HFGATE_ENDPOINTS_API_URL={sim}/v2``, ``HFGATE_HUB_URL={sim}``). The simulator
-serves one TGI endpoint in the namespace ``acme`` and holds two more records beside it: a TEI
-endpoint hfgate cannot serve and a failed one.
+serves one TGI endpoint in the namespace ``acme`` and holds two more records beside it: a custom
+container hfgate cannot serve and a failed one.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.web.support import OWNER, Web
 
 NAMESPACE = "acme"
 MODEL_NAME = "hf-llama"
-TEI = "bge-embedder"
+CUSTOM = "my-handler"
 BROKEN = "broken-llm"
 SLOW_MS = 20_000
 NO_PAGE_OVERFLOW = """() => {
@@ -54,11 +54,11 @@ def hf_web(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[W
         )
         extra = [
             {
-                "name": TEI,
+                "name": CUSTOM,
                 "model": {
-                    "repository": "BAAI/bge-small-en-v1.5",
-                    "task": "sentence-embeddings",
-                    "image": {"tei": {"url": "ghcr.io/huggingface/text-embeddings-inference:1.8"}},
+                    "repository": "acme/handler",
+                    "task": "custom",
+                    "image": {"custom": {"url": "ghcr.io/acme/handler:1"}},
                 },
             },
             {
@@ -89,7 +89,7 @@ def hf_web(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[W
 def served_name(web: Web) -> str:
     """The served endpoint's name in the management API (HF's default: from the repo id)."""
     items = httpx.get(f"{web.sims['hf'].url}/_sim/endpoints", timeout=10).json()["items"]
-    served = [r["name"] for r in items if r["name"] not in (TEI, BROKEN)]
+    served = [r["name"] for r in items if r["name"] not in (CUSTOM, BROKEN)]
     assert len(served) == 1, items
     return str(served[0])
 
@@ -152,7 +152,7 @@ def test_an_admin_connects_imports_pauses_and_resumes_an_endpoint(
     expect(account.locator("code")).to_contain_text("hf_…")
     expect(token).to_have_value("")
 
-    # The endpoints: the served one ready and importable, the TEI one not, the failed one failed.
+    # The endpoints: the served one ready and importable, the custom one not, the failed one failed.
     endpoint = row(page, served)
     expect(endpoint).to_have_attribute("data-state", "running")
     expect(endpoint.locator(".badge")).to_have_text("Ready")
@@ -164,10 +164,10 @@ def test_an_admin_connects_imports_pauses_and_resumes_an_endpoint(
     # Only the operations that apply to the state are offered.
     expect(endpoint.get_by_role("button", name="Resume")).to_have_count(0)
     expect(endpoint.get_by_role("button", name="Scale to zero")).to_be_enabled()
-    tei_import = row(page, TEI).get_by_role("button", name="Import")
-    expect(tei_import).to_be_disabled()
-    expect(tei_import).to_have_attribute("title", re.compile("text-embeddings-inference"))
-    expect(row(page, TEI)).to_contain_text("not served yet")
+    custom_import = row(page, CUSTOM).get_by_role("button", name="Import")
+    expect(custom_import).to_be_disabled()
+    expect(custom_import).to_have_attribute("title", re.compile("custom container"))
+    expect(row(page, CUSTOM)).to_contain_text("cannot know which protocol")
     expect(row(page, BROKEN).locator(".badge")).to_have_text("Failed")
     expect(row(page, BROKEN)).to_contain_text("CUDA OOM")
     headers = page.locator("#hf-table thead th")
