@@ -81,7 +81,7 @@ export function renderPicker() {
 }
 
 function option(m, index) {
-  const meta = [`${fmtInt(m.context_window)}-token context`, engineLabel(m.engine, m.engine_version)];
+  const meta = [`${fmtInt(m.context_window)}-token context`, engineLabel(m.engine, m.engine_version, m.engine_flavour)];
   if (m.model_name && m.model_name !== m.id) meta.unshift(m.model_name);
   return el('li', {
     role: 'option', id: `model-option-${index}`, 'data-id': m.id,
