@@ -103,9 +103,71 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return unexpected_error_response(request, exc)
 
 
+# What every error answer looks like, for the OpenAPI schema (so clients and fuzzers can
+# check them): OpenAI's shape everywhere, TGI's own on the TGI-compatible routes.
+OPENAI_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["message", "type", "param", "code"],
+            "properties": {
+                "message": {"type": "string", "minLength": 1},
+                "type": {"type": "string"},
+                "param": {"type": ["string", "null"]},
+                "code": {"type": ["string", "null"]},
+            },
+        }
+    },
+}
+TGI_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "error_type"],
+    "properties": {"error": {"type": "string"}, "error_type": {"type": "string"}},
+}
+ERROR_STATUSES = {
+    "400": "The request cannot be read or is invalid (the message names the field)",
+    "401": "No hfgate key or session, or one that is not valid",
+    "403": "The caller may not do this (an admin route, another person's data, a model not"
+    " allowed to the key)",
+    "404": "No such model, integration, person, key or conversation",
+    "409": "It conflicts with what exists (a name or email already taken)",
+    "413": "The body is larger than HFGATE_MAX_BODY_BYTES",
+    "422": "A live check of an endpoint failed (the report says which)",
+    "429": "Over a rate limit, or the endpoint is overloaded (with Retry-After)",
+    "502": "The endpoint failed or answered something hfgate cannot read",
+    "503": "Unavailable for now: the endpoint is waking, paused or failed, or the database is"
+    " unavailable (with Retry-After)",
+}
+
+
+def document_errors(app: FastAPI) -> None:
+    """List the error answers of every operation in ``/openapi.json``, in their real shape
+    (FastAPI's own 422 describes a body hfgate never sends: a request it cannot read is a 400)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for path, operations in schema.get("paths", {}).items():
+            body = TGI_ERROR_SCHEMA if path.startswith("/tgi/") else OPENAI_ERROR_SCHEMA
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in ERROR_STATUSES.items():
+                    content = {"application/json": {"schema": body}}
+                    responses[status] = {"description": description, "content": content}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI, *, not_found_page: NotFoundPage | None = None) -> None:
     app.state.not_found_page = not_found_page
     app.add_exception_handler(HfgateError, _on_hfgate_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_unexpected)
+    document_errors(app)
