@@ -12,8 +12,10 @@ from tests.support.peers import MODEL, Gateway, SimHandle
 
 
 def _last_answer(client: httpx.Client, cid: str) -> dict | None:
+    """The last answer once saved (not while its checkpoints show it ``streaming``)."""
     history = messages(client, cid)
-    return history[-1] if history and history[-1]["role"] == "assistant" else None
+    last = history[-1] if history and history[-1]["role"] == "assistant" else None
+    return None if last is None or last["status"] == "streaming" else last
 
 
 def test_a_chat_streams_and_stores_both_turns(client: httpx.Client) -> None:

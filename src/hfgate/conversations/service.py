@@ -9,6 +9,13 @@ ends, however it ends: complete, with an error, or cut short because the browser
 or pressed Stop. That save runs in a task of its own, because a relay cancelled by a
 disconnect would have its own awaits cancelled too.
 
+A process killed mid-answer saves nothing when it dies, so the answer is checkpointed while it
+streams: stored at its first text with status ``streaming``, and its text so far written again
+at most once every ``CHECKPOINT_SECONDS`` (never per token: this is the workspace's hot path).
+The final save updates that row. A ``streaming`` row not written for ``STALE_SECONDS`` was left
+by a dead process (any of the workers sharing the database may be writing one, so start-up
+cannot tell): it is shown as ``interrupted``.
+
 Regenerating keeps the previous answer as a version: every version of an answer has the
 answer's position, and the selected one is shown and sent to the model on the next turn.
 """
@@ -18,12 +25,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hfgate.chat.lifecycle import Caller
 from hfgate.chat.service import ChatService, Prepared
@@ -41,7 +50,7 @@ from hfgate.conversations.store import (
 )
 from hfgate.errors import InvalidRequest, NotFound
 from hfgate.storage import Database
-from hfgate.storage.tables import Conversation, Message, iso, utcnow
+from hfgate.storage.tables import Conversation, Message, aware, iso, utcnow
 from hfgate.values.events import Batch, Done, Error, TextDelta, Usage
 from hfgate.values.principal import Principal
 from hfgate.values.request import ChatRequest, Sampling
@@ -50,6 +59,8 @@ log = logging.getLogger("hfgate.conversations")
 
 TITLE_CHARS = 60
 ROUTE = "conversation"  # how the workspace's chats are labelled in the usage records
+CHECKPOINT_SECONDS = 1.0  # an answer being streamed is written at most this often
+STALE_SECONDS = 30.0  # a streaming answer not written for this long was left by a dead process
 
 
 # -- views -------------------------------------------------------------------------------------
@@ -85,7 +96,7 @@ def _message_fields(message: Message) -> dict[str, Any]:
         "content": message.content,
         "parts": message.parts,
         "model": message.model,
-        "status": message.status,
+        "status": shown_status(message),
         "error": message.error,
         "error_code": message.error_code,
         "trimmed": message.trimmed,
@@ -93,6 +104,15 @@ def _message_fields(message: Message) -> dict[str, Any]:
         "completion_tokens": message.completion_tokens,
         "created_at": iso(message.created_at),
     }
+
+
+def shown_status(message: Message) -> str:
+    """Its status, but ``interrupted`` for an answer left ``streaming`` by a dead process."""
+    if message.status != "streaming":
+        return message.status
+    written = aware(message.updated_at or message.created_at)
+    stale = (utcnow() - written).total_seconds() > STALE_SECONDS
+    return "interrupted" if stale else "streaming"
 
 
 def make_title(text: str) -> str:
@@ -160,7 +180,7 @@ def _shown(history: Sequence[Message]) -> list[tuple[Message, list[Message]]]:
 @dataclass(slots=True)
 class Answer:
     text: str
-    status: str  # complete | interrupted | error
+    status: str  # complete | interrupted | error | streaming (a checkpoint)
     error: str | None
     usage: Usage | None
     error_code: str | None = None
@@ -229,6 +249,8 @@ class ChatTurn:
     # failed answer it replaces (a failure is not worth keeping as a version).
     version_of: int | None = None
     replaces: str | None = None
+    # The answer's writes (checkpoints, then the final save) one at a time, in order.
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def start(self) -> dict[str, Any]:
         """What the workspace learns first: the ids the turn is stored under, and its title."""
@@ -413,15 +435,25 @@ class ConversationService:
     async def relay(self, turn: ChatTurn) -> AsyncGenerator[Batch, None]:
         """``ChatService.stream``'s events, unchanged. The answer is saved when the stream
         ends, before the edge writes its end (a client acting on it finds it stored), or —
-        when the stream breaks off — with what had been sent."""
+        when the stream breaks off — with what had been sent. Meanwhile it is checkpointed
+        (from its first text, at most once every ``CHECKPOINT_SECONDS``)."""
         transcript = Transcript()
         saved = False
+        checkpointed: float | None = None
         try:
             async with contextlib.aclosing(self.chat.stream(turn.prepared, turn.caller)) as stream:
                 async for batch in stream:
                     yield batch
                     # Read once the batch was taken: what is stored is what was sent.
                     transcript.feed(batch)
+                    now = time.monotonic()
+                    if _unsaved_text(transcript) and (
+                        checkpointed is None or now - checkpointed >= CHECKPOINT_SECONDS
+                    ):
+                        checkpointed = now
+                        checkpoint = transcript.answer()
+                        checkpoint.status = "streaming"
+                        await self._save_answer(turn, checkpoint)
             await self._save_answer(turn, transcript.answer())
             saved = True
         except Exception:
@@ -439,21 +471,22 @@ class ConversationService:
         await asyncio.shield(task)
 
     async def _store_answer(self, turn: ChatTurn, answer: Answer) -> None:
+        """Store the answer (a checkpoint or the final save): its row is inserted by whichever
+        write comes first, and updated by the later ones."""
         try:
-            async with self.db.session() as session:
+            async with turn.writing, self.db.session() as session:
                 conversation = await session.get(Conversation, turn.conversation_id)
                 if conversation is None or await session.get(Message, turn.user_message_id) is None:
                     return  # deleted while it was being answered: nothing to attach it to
-                if turn.version_of is not None and not answer.text and answer.status != "error":
+                stored = await session.get(Message, turn.assistant_message_id)
+                if stored is not None:
+                    _fill(stored, turn, answer)
+                elif turn.version_of is not None and not answer.text and answer.status != "error":
                     return  # a new version stopped before its first word: the old one stays
-                message = _answer_message(turn, answer)
-                if turn.version_of is None:
-                    message.position = await next_position(session, turn.conversation_id)
                 else:
-                    message.position = turn.version_of
-                    await replace_version(session, message, turn.replaces)
-                session.add(message)
-                conversation.updated_at = utcnow()
+                    await _insert_answer(session, turn, answer)
+                if answer.status != "streaming" or stored is None:
+                    conversation.updated_at = utcnow()
                 await session.commit()
         except Exception:  # the browser has its answer; a lost copy must not break the stream
             log.exception("saving the answer to conversation %s failed", turn.conversation_id)
@@ -489,6 +522,11 @@ def _question(
     )
 
 
+def _unsaved_text(transcript: Transcript) -> bool:
+    """Text was sent and the stream goes on (its end is saved by the final save)."""
+    return bool(transcript.parts) and not transcript.done and transcript.error is None
+
+
 def _images(wire: list[dict[str, Any]]) -> int:
     return sum(
         part.get("type") == "image_url"
@@ -498,12 +536,25 @@ def _images(wire: list[dict[str, Any]]) -> int:
     )
 
 
-def _answer_message(turn: ChatTurn, answer: Answer) -> Message:
-    usage = answer.usage
+async def _insert_answer(session: AsyncSession, turn: ChatTurn, answer: Answer) -> None:
+    """The answer's row, at the next position, or (a new version) at its turn's, selected."""
     message = new_message(turn.conversation_id, -1, "assistant", answer.text)
     message.id = turn.assistant_message_id
+    _fill(message, turn, answer)
+    if turn.version_of is None:
+        message.position = await next_position(session, turn.conversation_id)
+    else:
+        message.position = turn.version_of
+        await replace_version(session, message, turn.replaces)
+    session.add(message)
+
+
+def _fill(message: Message, turn: ChatTurn, answer: Answer) -> None:
+    usage = answer.usage
+    message.content = answer.text
     message.model = turn.prepared.model.name
     message.status = answer.status
+    message.updated_at = utcnow()
     message.error = answer.error
     message.error_code = answer.error_code
     message.trimmed = turn.prepared.fit.trimmed or None
@@ -512,4 +563,3 @@ def _answer_message(turn: ChatTurn, answer: Answer) -> Message:
     counted = turn.prepared.fit.prompt_tokens
     message.prompt_tokens = usage.prompt_tokens if usage and usage.prompt_tokens else counted
     message.completion_tokens = usage.completion_tokens if usage else answer.tokens
-    return message

@@ -195,7 +195,9 @@ class Message(Base):
     role: Mapped[str] = mapped_column(String(16))  # user | assistant | system
     content: Mapped[str] = mapped_column(Text)
     model: Mapped[str | None] = mapped_column(String(128))  # the model that answered
-    status: Mapped[str] = mapped_column(String(16), default="complete")  # | interrupted | error
+    # complete | interrupted | error, or streaming: an answer still being written, its text so
+    # far checkpointed (``updated_at``) so that a killed process leaves what was sent.
+    status: Mapped[str] = mapped_column(String(16), default="complete")
     error: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(64))  # e.g. upstream_auth_failed
     trimmed: Mapped[int | None] = mapped_column(Integer)  # older messages left out to fit
@@ -206,3 +208,4 @@ class Message(Base):
     # The question as OpenAI content parts when it carries more than text (images, as data
     # URLs); ``content`` keeps its text, for titles, search and export.
     parts: Mapped[list[Any] | None] = mapped_column(JSON)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last written
