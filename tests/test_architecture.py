@@ -27,8 +27,9 @@ LAYERS: list[set[str]] = [
     {"conversations", "integrations", "cluster"},
     {"embeddings"},  # embeddings and reranking; calls run through chat's lifecycle
     {"chat"},
-    {"endpoints", "auth"},
-    {"catalog", "audit", "upstream"},
+    {"endpoints", "auth", "budgets"},  # budgets: spending limits, checked on the hot path
+    # costs: the endpoint state ledger and what it costs; reports: usage figures over time
+    {"catalog", "audit", "upstream", "costs", "reports"},
     {"settings", "_server", "shutdown"},
     {"storage", "metrics", "textcheck"},
     {"values"},

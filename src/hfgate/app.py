@@ -12,7 +12,9 @@ from hfgate.api import errors
 from hfgate.api.fastlane import Gateway
 from hfgate.api.limits import BodySizeLimit
 from hfgate.api.routes import (
+    budgets,
     conversations,
+    costs,
     embeddings,
     health,
     hf,
@@ -21,6 +23,7 @@ from hfgate.api.routes import (
     openai,
     people,
     tgi,
+    usage,
 )
 from hfgate.services import Services
 from hfgate.settings import Settings
@@ -49,7 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = svc
     errors.install(app, not_found_page=web.not_found_page)
-    routers = (health, models, openai, embeddings, integrations, hf, people, tgi, conversations)
+    routers = (
+        health, models, openai, embeddings, integrations, hf, people, budgets, usage, costs,
+        tgi, conversations,
+    )  # fmt: skip
     for module in (*routers, web):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -128,6 +128,13 @@ class RateLimited(HfgateError):
     code = "rate_limit_exceeded"
 
 
+class BudgetExceeded(RateLimited):
+    """A key's or a person's budget for the period is spent; the message names which, the
+    figure, and when it resets."""
+
+    code = "budget_exceeded"
+
+
 class UpstreamError(HfgateError):
     status = 502
     type = "upstream_error"

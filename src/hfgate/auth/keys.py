@@ -88,6 +88,10 @@ class KeyStore:
         now = datetime.now(UTC)
         if key.revoked_at is not None:
             raise AuthenticationRequired("this hfgate API key was revoked")
+        if user.disabled_at is not None:
+            raise AuthenticationRequired(
+                "the person this hfgate API key belongs to is disabled: an admin can enable them"
+            )
         if key.expires_at is not None and aware(key.expires_at) <= now:
             raise AuthenticationRequired("this hfgate API key has expired")
         self._note_use(key.id, now)

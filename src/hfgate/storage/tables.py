@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -46,6 +47,10 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))  # owner | admin | member
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # A disabled person cannot sign in and their keys stop working; their data stays.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # [{"kind": "tokens" | "usd", "limit": number, "period": "day" | "month"}], or None
+    budgets: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class ApiKey(Base):
@@ -66,6 +71,21 @@ class ApiKey(Base):
     models: Mapped[list[Any] | None] = mapped_column(JSON)
     # trim | strict; None: the key default (strict), unless the model says otherwise
     context_policy: Mapped[str | None] = mapped_column(String(8))
+    budgets: Mapped[list[Any] | None] = mapped_column(JSON)  # as ``User.budgets``
+
+
+class UserToken(Base):
+    """A one-time link for a person: an invitation or a password reset. ``id`` is the SHA-256
+    of the token in the link; the link is the secret."""
+
+    __tablename__ = "user_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # invite | reset
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WebSession(Base):
@@ -116,6 +136,9 @@ class Integration(Base):
     # An admin's word on what the model takes, over what validation detected:
     # {"vision": bool, "tools": bool, "json_schema": bool}, each key optional.
     capabilities: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The instance's price in USD per hour per replica, as an admin entered it; the price list
+    # of a connected account (``/provider``) wins when the endpoint's record is known.
+    price_per_hour: Mapped[float | None] = mapped_column(Float)
 
 
 class HfAccount(Base):
@@ -148,6 +171,51 @@ class UsageRecord(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     latency_ms: Mapped[float] = mapped_column(default=0.0)
     ttft_ms: Mapped[float | None] = mapped_column()
+
+
+class EndpointSpan(Base):
+    """A stretch of time an endpoint was seen in one state: the cost ledger's timeline.
+
+    One writer extends the open span while the state holds and observations keep coming; a
+    change, or a gap longer than the observation interval allows, starts a new span, so the
+    time between two spans is *unobserved* (shown as such, never guessed).
+    """
+
+    __tablename__ = "endpoint_spans"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)  # the served model's name
+    hf_endpoint: Mapped[str | None] = mapped_column(String(200))  # namespace/name when known
+    # running | initializing | scaledToZero | paused | failed | pending | updating | unknown
+    state: Mapped[str] = mapped_column(String(16))
+    replicas: Mapped[int] = mapped_column(Integer, default=0)  # billed replicas in this state
+    price_per_hour: Mapped[float | None] = mapped_column(Float)  # per replica; None: unknown
+    source: Mapped[str] = mapped_column(String(16))  # management | observed
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ColdStart(Base):
+    """One wake-up hfgate waited out: when it began, how long it took, how it ended."""
+
+    __tablename__ = "cold_starts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    seconds: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(16))  # ready | timeout | failed
+
+
+class Lease(Base):
+    """A job only one process may run at a time (the ledger's writer): whoever holds an
+    unexpired lease runs it, and renews it; a dead holder's lease runs out."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEvent(Base):

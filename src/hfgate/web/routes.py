@@ -166,6 +166,26 @@ async def _page(request: Request, page: str, title: str, *, admin_only: bool = F
     return _render(f"{page}.html", **context)
 
 
+@router.get("/usage")
+async def usage(request: Request) -> Response:
+    return await _page(request, "usage", "Usage")
+
+
+@router.get("/people")
+async def people(request: Request) -> Response:
+    return await _page(request, "people", "People", admin_only=True)
+
+
+@router.get("/audit")
+async def audit(request: Request) -> Response:
+    return await _page(request, "audit", "Audit log", admin_only=True)
+
+
+@router.get("/settings")
+async def settings(request: Request) -> Response:
+    return await _page(request, "settings", "Settings", admin_only=True)
+
+
 # -- unknown paths -----------------------------------------------------------------------------
 
 API_PREFIXES = ("/api/", "/v1/", "/tgi/")

@@ -1,0 +1,7 @@
+"""costs routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["costs"])

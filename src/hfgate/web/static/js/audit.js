@@ -1,0 +1,4 @@
+// The audit page.
+import { initShell } from './lib/shell.js';
+
+initShell();

@@ -1,0 +1,4 @@
+// The people page.
+import { initShell } from './lib/shell.js';
+
+initShell();

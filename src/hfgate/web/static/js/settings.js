@@ -1,0 +1,4 @@
+// The settings page.
+import { initShell } from './lib/shell.js';
+
+initShell();

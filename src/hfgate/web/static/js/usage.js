@@ -1,0 +1,4 @@
+// The usage page.
+import { initShell } from './lib/shell.js';
+
+initShell();
