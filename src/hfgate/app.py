@@ -25,6 +25,9 @@ from hfgate.api.routes import (
     tgi,
     usage,
 )
+from hfgate.api.routes import (
+    settings as server_settings,
+)
 from hfgate.services import Services
 from hfgate.settings import Settings
 from hfgate.web import routes as web
@@ -54,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app, not_found_page=web.not_found_page)
     routers = (
         health, models, openai, embeddings, integrations, hf, people, budgets, usage, costs,
-        tgi, conversations,
+        tgi, conversations, server_settings,
     )  # fmt: skip
     for module in (*routers, web):
         app.include_router(module.router)

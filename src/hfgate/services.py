@@ -8,12 +8,14 @@ import logging
 from typing import Any
 
 from hfgate.auth import KeyStore
+from hfgate.auth.invites import OneTimeLinks
 from hfgate.auth.keymanager import KeyManager
 from hfgate.auth.passwords import hash_password
 from hfgate.auth.ratelimit import Limiter, MemoryLimiter
 from hfgate.auth.sessions import SessionStore
 from hfgate.auth.setup import FirstRun
 from hfgate.auth.users import UserService
+from hfgate.budgets import BudgetGate, Budgets, FallbackCounters
 from hfgate.catalog import Catalog
 from hfgate.chat.lifecycle import Lifecycle
 from hfgate.chat.native import NativeService
@@ -23,14 +25,19 @@ from hfgate.chat.tokens import TokenCounter
 from hfgate.chat.usage import UsageRecorder
 from hfgate.cluster import FallbackCoordinator, FallbackLimiter, RedisHealth, StatusSync
 from hfgate.conversations import ConversationService
+from hfgate.costs.coldstarts import ColdStartLog
+from hfgate.costs.observer import LedgerWriter
+from hfgate.costs.service import CostService
 from hfgate.embeddings.service import EmbeddingService
 from hfgate.endpoints.refresher import StatusRefresher
 from hfgate.endpoints.state import StatusBoard
 from hfgate.endpoints.waking import ColdStarts, LocalCoordinator, WakeCoordinator
 from hfgate.hf.client import ManagementClient
+from hfgate.hf.costs import CostSource
 from hfgate.hf.service import HfService
 from hfgate.integrations.service import IntegrationService
 from hfgate.integrations.validation import Validator
+from hfgate.reports import UsageReports
 from hfgate.settings import Settings
 from hfgate.storage import Database
 from hfgate.storage.crypto import SecretBox
@@ -61,6 +68,7 @@ class Services:
         self.sessions = SessionStore(self.db)
         self.users = UserService(self.db, self.keys, self.sessions)
         self.first_run = FirstRun(self.db, settings.home, self.sessions)
+        self.links = OneTimeLinks(self.db, self.sessions)
         self.setup_link: str | None = None
         self.key_manager = KeyManager(self.db, self.keys)
         self.redis = _redis(settings.redis_url)
@@ -68,6 +76,11 @@ class Services:
         self.limiter: Limiter = MemoryLimiter()
         if self.redis is not None and self.redis_health is not None:
             self.limiter = FallbackLimiter(self.redis, self.redis_health)
+        self.budgets = Budgets(self.db)
+        if self.redis is not None and self.redis_health is not None:
+            self.budgets.counters = FallbackCounters(self.redis, self.redis_health)
+        self.limiter = BudgetGate(self.limiter, self.budgets)
+        self.key_manager.budget_report = self.budgets.report
         self.validator = Validator(self.transport, settings.hub_url)
         self.integrations = IntegrationService(
             self.db, self.box, self.catalog, self.board, self.validator, self.policy
@@ -77,10 +90,16 @@ class Services:
         if self.redis is not None and self.redis_health is not None:
             coordinator = FallbackCoordinator(self.redis, self.redis_health)
             self.status_sync = StatusSync(self.board, self.redis, self.redis_health)
+        self.coldstart_log = ColdStartLog(self.db)
         self.coldstarts = ColdStarts(
-            self.transport, self.board, settings.cold_start_timeout, coordinator
+            self.transport,
+            self.board,
+            settings.cold_start_timeout,
+            coordinator,
+            on_wake=self.coldstart_log.note,
         )
         self.usage = UsageRecorder(self.db)
+        self.reports = UsageReports(self.db, self.usage.flush)
         self.hf = HfService(
             self.db,
             self.box,
@@ -89,7 +108,12 @@ class Services:
             self.board,
             self.coldstarts,
         )
-        self.lifecycle = Lifecycle(self.board, self.coldstarts, self.usage, self.limiter)
+        self.cost_source = CostSource(self.hf)
+        self.costs = CostService(self.db, self.cost_source.facts)
+        self.ledger = LedgerWriter(self.db, self.cost_source.observations, settings.ledger_interval)
+        self.lifecycle = Lifecycle(
+            self.board, self.coldstarts, self.usage, self.limiter, self.budgets
+        )
         self.chat = ChatService(
             self.catalog,
             EndpointClient(self.transport),
@@ -124,6 +148,7 @@ class Services:
         self._tasks.append(asyncio.create_task(self._finish_pending_forever(), name="pending"))
         self._tasks.append(asyncio.create_task(self.refresher.run_forever(), name="status"))
         self._tasks.append(asyncio.create_task(self._watch_catalog_forever(), name="catalog"))
+        self._tasks.append(asyncio.create_task(self.ledger.run_forever(), name="ledger"))
         hf_status = self.hf.run_forever(self.settings.hf_status_interval)
         self._tasks.append(asyncio.create_task(hf_status, name="hf-status"))
         if self.status_sync is not None:
@@ -136,6 +161,8 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.conversations.drain()
+        await self.coldstart_log.drain()
+        await self.ledger.release()
         await self.usage.stop()
         await self.transport.close()
         if self.redis is not None:

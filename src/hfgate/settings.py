@@ -44,6 +44,7 @@ class Settings:
     hub_url: str = "https://huggingface.co"
     endpoints_api_url: str = "https://api.endpoints.huggingface.cloud/v2"
     hf_status_interval: float = 30.0
+    ledger_interval: float = 30.0  # seconds between two observations of every endpoint's state
     cold_start_timeout: float = 600.0
     max_body_bytes: int = 10 * MIB
     pending_interval: float = 5.0
@@ -74,6 +75,7 @@ class Settings:
                 env.get("HFGATE_ENDPOINTS_API_URL") or "https://api.endpoints.huggingface.cloud/v2"
             ).rstrip("/"),
             hf_status_interval=_number(env, "HFGATE_HF_STATUS_INTERVAL", 30.0),
+            ledger_interval=_number(env, "HFGATE_LEDGER_INTERVAL", 30.0),
             cold_start_timeout=_number(env, "HFGATE_COLD_START_TIMEOUT", 600.0),
             max_body_bytes=int(_number(env, "HFGATE_MAX_BODY_BYTES", 10 * MIB)),
             pending_interval=_number(env, "HFGATE_PENDING_INTERVAL", 5.0),

@@ -127,7 +127,17 @@ TARGETS: dict[tuple[str, str], Target] = {
         {"email": "fresh@example.com", "role": "member"}, ("email", "role")
     ),
     ("PATCH", "/api/users/{user_id}"): Target({"role": "member"}, ("role",)),
+    ("POST", "/api/users/invite"): Target(
+        {"email": "invited@example.com", "role": "member"}, ("email", "role")
+    ),
+    ("POST", "/api/users/{user_id}/reset-link"): Target({}),
     ("POST", "/api/keys"): Target({"name": "hostile"}, ("name", "user")),
+    ("PATCH", "/api/keys/{key_id}"): Target(
+        {"budget_tokens": "1000/day"}, ("budget_tokens", "budget_usd", "budget_period")
+    ),
+    ("PUT", "/api/users/{user_id}/budgets"): Target(
+        {"budget_usd": "5/month"}, ("budget_tokens", "budget_usd", "budget_period")
+    ),
     ("POST", "/api/conversations"): Target({"model": MODEL}, ("model",), ("title", "system")),
     ("PATCH", "/api/conversations/{conversation_id}"): Target(
         {"title": "t"}, ("model",), ("title",)
@@ -145,6 +155,7 @@ TARGETS: dict[tuple[str, str], Target] = {
     ),
     ("POST", "/api/hf/endpoints/{namespace}/{name}/{action}"): Target({}),
     ("POST", "/api/models/{model_id:path}/wake"): Target({}),
+    ("POST", "/api/costs/advice/{model:path}/apply"): Target({"timeout_minutes": 30}),
 }
 BODY_ROUTES = [
     key
@@ -172,7 +183,7 @@ def snapshot(api: httpx.Client) -> dict[str, int]:
 
 
 def url_for(world: World, route: str) -> str:
-    row = ROUTES[("POST", route)] if ("POST", route) in ROUTES else ROUTES[("PATCH", route)]
+    row = next(ROUTES[(m, route)] for m in ("POST", "PATCH", "PUT") if (m, route) in ROUTES)
     path = Resolver(world, world.owner).path(row.path)
     if route == "/api/users/{user_id}":  # a victim, so the owner never demotes themselves
         path = Resolver(world, world.owner).path("/api/users/{victim}")

@@ -90,6 +90,12 @@ ROUTES: dict[tuple[str, str], Row] = {
         Kind.MEMBER, "/v1/rerank", {"model": MODEL, "query": "q", "documents": ["d"]}
     ),
     ("GET", "/api/usage"): Row(Kind.MEMBER, "/api/usage"),
+    # costs: members see their own share; the advice and applying it are admins'
+    ("GET", "/api/costs"): Row(Kind.MEMBER, "/api/costs"),
+    ("GET", "/api/costs/advice"): Row(Kind.ADMIN, "/api/costs/advice"),
+    ("POST", "/api/costs/advice/{model:path}/apply"): Row(
+        Kind.ADMIN, f"/api/costs/advice/{MODEL}/apply", {"timeout_minutes": 30}
+    ),
     ("GET", "/tgi/{rest:path}"): Row(Kind.MEMBER, f"/tgi/{MODEL}/info"),
     ("POST", "/tgi/{rest:path}"): Row(Kind.MEMBER, f"/tgi/{MODEL}/generate", TGI_GENERATE),
     # … and the catch-alls' other routes (see ``route_of``)
@@ -139,10 +145,22 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("PATCH", "/api/users/{user_id}"): Row(Kind.SELF_OR_ADMIN, "/api/users/{user}"),
     ("DELETE", "/api/users/{user_id}"): Row(Kind.ADMIN, "/api/users/{victim}"),
     ("GET", "/api/audit"): Row(Kind.ADMIN, "/api/audit"),
+    ("POST", "/api/users/invite"): Row(Kind.ADMIN, "/api/users/invite", {"email": "{new_email}"}),
+    ("POST", "/api/users/{user_id}/reset-link"): Row(Kind.ADMIN, "/api/users/{victim}/reset-link"),
+    # the running server's facts (the settings page)
+    ("GET", "/api/settings"): Row(Kind.ADMIN, "/api/settings"),
     # keys: everyone manages their own
     ("GET", "/api/keys"): Row(Kind.MEMBER, "/api/keys"),
     ("POST", "/api/keys"): Row(Kind.MEMBER, "/api/keys", {"name": "matrix"}),
     ("DELETE", "/api/keys/{key_id}"): Row(Kind.MEMBER, "/api/keys/{own_key}"),
+    # budgets: a key's by its owner; a person's by admins; your own as a person
+    ("PATCH", "/api/keys/{key_id}"): Row(
+        Kind.MEMBER, "/api/keys/{own_key}", {"budget_tokens": "1000000/day"}
+    ),
+    ("PUT", "/api/users/{user_id}/budgets"): Row(
+        Kind.ADMIN, "/api/users/{victim}/budgets", {"budget_usd": 5}
+    ),
+    ("GET", "/api/me/budgets"): Row(Kind.MEMBER, "/api/me/budgets"),
     # conversations: everyone their own
     ("GET", "/api/conversations"): Row(Kind.MEMBER, "/api/conversations"),
     ("POST", "/api/conversations"): Row(Kind.MEMBER, "/api/conversations", {"model": MODEL}),
@@ -176,6 +194,13 @@ ROUTES: dict[tuple[str, str], Row] = {
     ("GET", "/models"): Row(Kind.WEB_MEMBER, "/models"),
     ("GET", "/keys"): Row(Kind.WEB_MEMBER, "/keys"),
     ("GET", "/integrations"): Row(Kind.WEB_ADMIN, "/integrations"),
+    ("GET", "/usage"): Row(Kind.WEB_MEMBER, "/usage"),
+    ("GET", "/people"): Row(Kind.WEB_ADMIN, "/people"),
+    ("GET", "/audit"): Row(Kind.WEB_ADMIN, "/audit"),
+    ("GET", "/settings"): Row(Kind.WEB_ADMIN, "/settings"),
+    # one-time invitation and reset links (tests/people/test_invites.py): anyone holding one
+    ("GET", "/invite"): Row(Kind.WEB_PUBLIC, "/invite?token=made-up"),
+    ("POST", "/invite"): Row(Kind.WEB_PUBLIC, "/invite"),
     # first-run setup (tests/web/test_setup.py): here the owner has a password, so it is over
     ("GET", "/setup"): Row(Kind.WEB_SETUP, "/setup?token=made-up"),
     ("POST", "/setup"): Row(Kind.WEB_SETUP, "/setup"),

@@ -269,6 +269,22 @@ def test_an_admin_connects_imports_pauses_and_resumes_an_endpoint(
     assert not phone_problems, phone_problems
 
 
+def test_import_all_imports_what_it_can_and_says_what_it_could_not(hf_web: Web) -> None:
+    """One click for ``hfgate hf import-all``: the custom container is skipped, the failed
+    endpoint cannot be imported and the toast says why, nothing is imported twice."""
+    page, problems = open_page(hf_web, "/integrations")
+    page.get_by_role("tab", name="Hugging Face").click()
+    expect(row(page, BROKEN)).to_be_visible()
+    page.locator("#hf-import-all").click()
+    confirm(page, "Import all", "Import every endpoint")
+    toast = page.locator(".toast").last
+    expect(toast).to_contain_text("Imported 0")
+    expect(toast).to_contain_text("skipped")
+    expect(toast).to_contain_text(f"{NAMESPACE}/{BROKEN}")
+    assert problems == []
+    page.close()
+
+
 def test_precise_errors_keyboard_tabs_and_disconnect(hf_web: Web) -> None:
     web = hf_web
     with web.api() as client:

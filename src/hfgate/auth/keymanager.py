@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -13,10 +15,27 @@ from hfgate.errors import InvalidRequest, NotFound, PermissionDenied
 from hfgate.storage import Database
 from hfgate.storage.tables import ApiKey, User
 from hfgate.textcheck import plain_text
-from hfgate.values.principal import Principal, Role
+from hfgate.values.principal import (
+    Budget,
+    Principal,
+    Role,
+    changed_budgets,
+    parse_budgets,
+    stored_budgets,
+)
 from hfgate.values.request import check_policy
 
+log = logging.getLogger("hfgate.auth")
 MAX_EXPIRY_DAYS = 3650
+MAX_ID = 2**31 - 1
+
+
+class BudgetReport(Protocol):
+    """``hfgate.budgets.Budgets.report``: each budget with what was spent, for listings."""
+
+    async def __call__(
+        self, budgets: Sequence[Budget], *, key_id: int | None = None, user_id: int | None = None
+    ) -> list[dict[str, Any]]: ...
 
 
 def _positive(value: Any, name: str) -> int | None:
@@ -49,6 +68,7 @@ def _expiry(days: Any) -> datetime | None:
 class KeyManager:
     def __init__(self, db: Database, store: KeyStore) -> None:
         self.db, self.store = db, store
+        self.budget_report: BudgetReport | None = None  # set by ``Services``
 
     async def create(self, actor: Principal, spec: Any) -> NewKey:
         if not isinstance(spec, dict):
@@ -68,6 +88,7 @@ class KeyManager:
             models=_models(spec.get("models")),
             expires_at=_expiry(spec.get("expires_days")),
             context_policy=check_policy(spec.get("context_policy"), "context_policy"),
+            budgets=parse_budgets(spec),
         )
         async with self.db.session() as session:
             session.add(row)
@@ -95,7 +116,33 @@ class KeyManager:
             query = query.where(ApiKey.user_id == actor.user_id)
         async with self.db.session() as session:
             rows = (await session.execute(query)).all()
-        return [key_view(key, email) for key, email in rows]
+        return [await self._with_spending(key_view(key, email), key) for key, email in rows]
+
+    async def _with_spending(self, view: dict[str, object], key: ApiKey) -> dict[str, object]:
+        budgets = stored_budgets(key.budgets)
+        if not budgets or self.budget_report is None or key.revoked_at is not None:
+            return view
+        try:
+            view["budgets"] = await self.budget_report(budgets, key_id=key.id)
+        except Exception as exc:  # the listing still shows the limits themselves
+            log.warning("could not read a key's budget spending: %s", exc)
+        return view
+
+    async def set_budgets(self, actor: Principal, key_id: int, spec: Any) -> dict[str, object]:
+        """Change a key's budgets (its owner or an admin); audited."""
+        if not 0 < key_id <= MAX_ID:  # an id the database cannot even hold
+            raise NotFound(f"no key with id {key_id}", code="key_not_found")
+        async with self.db.session() as session:
+            row = await session.get(ApiKey, key_id)
+            if row is None or (row.user_id != actor.user_id and not actor.is_admin):
+                raise NotFound(f"no key with id {key_id}", code="key_not_found")
+            row.budgets = changed_budgets(row.budgets, spec)
+            detail = {"budgets": row.budgets}
+            session.add(audit_event(actor, "key.budgets", f"{row.name} ({row.prefix}…)", detail))
+            await session.commit()
+            owner = await session.scalar(select(User.email).where(User.id == row.user_id))
+        self.store.forget(row.key_hash)
+        return await self._with_spending(key_view(row, owner), row)
 
     async def revoke(self, actor: Principal, key_id: int) -> dict[str, object]:
         async with self.db.session() as session:

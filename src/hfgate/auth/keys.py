@@ -23,7 +23,7 @@ from hfgate.errors import AuthenticationRequired
 from hfgate.storage import Database
 from hfgate.storage.db import unavailable
 from hfgate.storage.tables import ApiKey, User, aware, iso
-from hfgate.values.principal import Principal, Role
+from hfgate.values.principal import Principal, Role, stored_budgets
 
 log = logging.getLogger("hfgate.auth")
 KEY_PREFIX = "hfg_"
@@ -105,6 +105,8 @@ class KeyStore:
             key.tpm,
             models,
             key.context_policy,
+            stored_budgets(key.budgets),
+            stored_budgets(user.budgets),
         )
 
     def _note_use(self, key_id: int, now: datetime) -> None:
@@ -193,4 +195,5 @@ def key_view(row: ApiKey, owner: str | None = None) -> dict[str, object]:
         "tpm": row.tpm,
         "models": row.models,
         "context_policy": row.context_policy or "strict",
+        "budgets": [budget.stored() for budget in stored_budgets(row.budgets)],
     }

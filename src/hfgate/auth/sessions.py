@@ -18,13 +18,14 @@ from hfgate.auth.passwords import verify_password
 from hfgate.errors import AuthenticationRequired, PermissionDenied, RateLimited
 from hfgate.storage import Database
 from hfgate.storage.tables import User, WebSession, aware
-from hfgate.values.principal import Principal, Role
+from hfgate.values.principal import Principal, Role, stored_budgets
 
 COOKIE = "hfgate_session"
 LIFETIME = timedelta(days=14)
 CACHE_SECONDS = 5.0
 MAX_FAILURES = 10
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DISABLED = "this account is disabled: an admin can enable it again"
 
 
 def _digest(token: str) -> str:
@@ -43,18 +44,27 @@ class SessionStore:
         self._throttle(email)
         async with self._db.session() as session:
             user = await session.scalar(select(User).where(User.email == email))
-            # Same message for an unknown email and a wrong password: no account probing.
-            stored = user.password_hash if user is not None else None
-            if not await verify_password(stored, password) or user is None:
-                self._failures.setdefault(email, []).append(time.monotonic())
-                raise AuthenticationRequired("wrong email or password")
-            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-            expires = datetime.now(UTC) + LIFETIME
+        # Same message for an unknown email and a wrong password: no account probing.
+        stored = user.password_hash if user is not None else None
+        if not await verify_password(stored, password) or user is None:
+            self._failures.setdefault(email, []).append(time.monotonic())
+            raise AuthenticationRequired("wrong email or password")
+        # Said only after the right password, so it reveals nothing to a guesser.
+        if user.disabled_at is not None:
+            raise PermissionDenied(DISABLED, code="account_disabled")
+        return await self.open(user)
+
+    async def open(self, user: User) -> tuple[str, Principal, str]:
+        """A new session for someone already proven to be ``user`` (a password, a one-time
+        link); returns (cookie token, principal, csrf token)."""
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        expires = datetime.now(UTC) + LIFETIME
+        async with self._db.session() as session:
             session.add(
                 WebSession(id=_digest(token), user_id=user.id, csrf_token=csrf, expires_at=expires)
             )
             await session.commit()
-            return token, Principal(user.id, user.email, Role(user.role)), csrf
+        return token, Principal(user.id, user.email, Role(user.role)), csrf
 
     def _throttle(self, email: str) -> None:
         """At most ``MAX_FAILURES`` wrong passwords per account and minute (per process)."""
@@ -83,7 +93,11 @@ class SessionStore:
         if row is None or aware(row[0].expires_at) <= datetime.now(UTC):
             raise AuthenticationRequired("your session has ended: sign in again")
         web, user = row
-        principal = Principal(user.id, user.email, Role(user.role))
+        if user.disabled_at is not None:  # disabling ends sessions; this covers a race with it
+            raise AuthenticationRequired(DISABLED)
+        principal = Principal(
+            user.id, user.email, Role(user.role), user_budgets=stored_budgets(user.budgets)
+        )
         self._cache[digest] = (time.monotonic() + CACHE_SECONDS, principal, web.csrf_token)
         return principal, web.csrf_token
 
@@ -94,7 +108,7 @@ class SessionStore:
             await session.commit()
 
     async def end_all(self, user_id: int) -> None:
-        """Sign a person out everywhere (role change, removal)."""
+        """Sign a person out everywhere (role change, removal, disabling, a new password)."""
         self._cache = {k: v for k, v in self._cache.items() if v[1].user_id != user_id}
         async with self._db.session() as session:
             await session.execute(delete(WebSession).where(WebSession.user_id == user_id))

@@ -4,6 +4,9 @@
       →  the outcome noted on the board  →  tokens spent against the key's limits,
          metrics and the usage record written
 
+A caller with budgets has its tokens counted against them before the answer's end reaches
+it: the next call, on any process, already sees them (docs/budgets.md).
+
 A non-streaming call is ``complete``; a streaming one is ``stream``, which yields batches of
 typed events (``values.events``): ``Waiting`` while the endpoint wakes, then what the route's
 reader makes of the upstream stream, and ``Error`` if the call fails — a stream never raises
@@ -20,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from hfgate import metrics
 from hfgate.auth.ratelimit import Limiter
+from hfgate.budgets import Budgets
 from hfgate.chat.usage import UsageEvent, UsageRecorder
 from hfgate.endpoints.state import ModelStatus, StatusBoard
 from hfgate.endpoints.waking import ColdStarts
@@ -69,9 +73,15 @@ class Reader(Protocol[R]):
 
 class Lifecycle:
     def __init__(
-        self, board: StatusBoard, coldstarts: ColdStarts, usage: UsageRecorder, limiter: Limiter
+        self,
+        board: StatusBoard,
+        coldstarts: ColdStarts,
+        usage: UsageRecorder,
+        limiter: Limiter,
+        budgets: Budgets | None = None,
     ) -> None:
         self.board, self.coldstarts, self.usage, self.limiter = board, coldstarts, usage, limiter
+        self.budgets = budgets
 
     async def complete(
         self,
@@ -83,17 +93,18 @@ class Lifecycle:
     ) -> T:
         """``attempt(hold)`` through the cold-start guard; ``spent`` is what a failure cost."""
         self.board.touch(model.name)
-        status = 500
+        status, counted = 500, False
         try:
             self._refuse_if_known_down(model)
             result = await self.coldstarts.run(model, attempt)
             spent, status = usage_of(result), 200
+            counted = await self._count(caller, spent)
         except HfgateError as exc:
             status = exc.status
             self.board.observe(model.name, exc)
             raise
         finally:
-            self.record(model.name, caller, status, spent, None)
+            self.record(model.name, caller, status, spent, None, counted=counted)
         self.board.observe(model.name, None)
         return result
 
@@ -107,6 +118,7 @@ class Lifecycle:
     ) -> AsyncGenerator[Batch, None]:
         self.board.touch(model.name)
         upstream: UpstreamStream | None = None
+        counted = False
         try:
             self._refuse_if_known_down(model)
             async for item in self.coldstarts.attempts(model, opener, tick=KEEPALIVE_SECONDS):
@@ -121,7 +133,9 @@ class Lifecycle:
                 async for item in items:
                     if batch := reader.events(item, tally):
                         yield batch
-            if batch := reader.end(tally):
+            batch = reader.end(tally)
+            counted = await self._count(caller, tally.usage)
+            if batch:
                 yield batch
             self.board.observe(model.name, None)
         except HfgateError as exc:
@@ -131,7 +145,16 @@ class Lifecycle:
         finally:
             if upstream is not None:
                 upstream.close()  # a client that went away cancels the generation now
-            self.record(model.name, caller, tally.status, tally.usage, tally.first_at)
+            self.record(
+                model.name, caller, tally.status, tally.usage, tally.first_at, counted=counted
+            )
+
+    async def _count(self, caller: Caller, usage: Usage) -> bool:
+        """Count a finished call against the caller's budgets before its answer ends."""
+        if self.budgets is None or not caller.principal.budgeted:
+            return False
+        await self.budgets.count(caller.principal, usage.prompt_tokens + usage.completion_tokens)
+        return True
 
     def _refuse_if_known_down(self, model: ServedModel) -> None:
         """Hugging Face says the endpoint is paused, failed or gone: calling it would only wait
@@ -150,10 +173,21 @@ class Lifecycle:
             raise EndpointFailed(f"the endpoint behind {model.name} is {entry.detail}")
 
     def record(
-        self, model: str, caller: Caller, status: int, usage: Usage, first_at: float | None
+        self,
+        model: str,
+        caller: Caller,
+        status: int,
+        usage: Usage,
+        first_at: float | None,
+        *,
+        counted: bool = False,
     ) -> None:
-        """Account for one finished call: tokens against the key's limits, metrics, usage."""
-        self.limiter.spend(caller.principal, usage.prompt_tokens + usage.completion_tokens)
+        """Account for one finished call: tokens against the key's limits (and, unless
+        ``counted`` already, its budgets), metrics, usage."""
+        tokens = usage.prompt_tokens + usage.completion_tokens
+        self.limiter.spend(caller.principal, tokens)
+        if not counted and self.budgets is not None and caller.principal.budgeted:
+            self.budgets.count_later(caller.principal, tokens)
         seconds = time.perf_counter() - caller.started
         first = first_at - caller.started if first_at else None
         metrics.observe_request(

@@ -13,15 +13,14 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, insert
 
 from hfgate import metrics
 from hfgate.storage import Database
 from hfgate.storage.tables import UsageRecord
-from hfgate.values.principal import Principal
 
 log = logging.getLogger("hfgate.usage")
 USAGE_TABLE = cast(Table, UsageRecord.__table__)  # Core inserts: many rows, no ORM objects
@@ -140,47 +139,3 @@ class UsageRecorder:
                 self.waiting,
             )
             return
-
-    async def summary(self, principal: Principal, days: int = 30) -> dict[str, Any]:
-        """Totals by model and by key; members see only their own usage."""
-        try:
-            await self.flush()
-        except Exception:  # the totals so far: the writer logs and retries on its own
-            log.warning("usage records not yet written are missing from this summary")
-        since = datetime.now(UTC) - timedelta(days=days)
-        where = [UsageRecord.created_at >= since]
-        if not principal.is_admin:
-            where.append(UsageRecord.user_id == principal.user_id)
-        return {
-            "since": since.isoformat(),
-            "by_model": await self._group(UsageRecord.model, where),
-            "by_key": await self._group(UsageRecord.key_id, where),
-        }
-
-    async def _group(self, column: Any, where: list[Any]) -> list[dict[str, Any]]:
-        query = (
-            select(
-                column,
-                func.count(),
-                func.sum(UsageRecord.prompt_tokens),
-                func.sum(UsageRecord.completion_tokens),
-                func.avg(UsageRecord.latency_ms),
-                func.avg(UsageRecord.ttft_ms),
-            )
-            .where(*where)
-            .group_by(column)
-            .order_by(column)
-        )
-        async with self.db.session() as session:
-            rows = (await session.execute(query)).all()
-        return [
-            {
-                "key": key,
-                "requests": n,
-                "prompt_tokens": int(p or 0),
-                "completion_tokens": int(c or 0),
-                "avg_latency_ms": round(float(lat or 0), 2),
-                "avg_ttft_ms": round(float(t), 2) if t else None,
-            }
-            for key, n, p, c, lat, t in rows
-        ]

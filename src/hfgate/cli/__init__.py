@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from hfgate.cli import chat, demo, endpoint, hf, people, server
+from hfgate.cli import chat, demo, endpoint, hf, people, server, usage
 from hfgate.cli.sim import sim
 from hfgate.errors import HfgateError
 
@@ -33,6 +33,8 @@ app.command(rich_help_panel="Manage a running server")(chat.chat)
 app.add_typer(people.users_app, name="user", rich_help_panel="Manage a running server")
 app.add_typer(people.keys_app, name="key", rich_help_panel="Manage a running server")
 app.command(rich_help_panel="Manage a running server")(people.audit)
+app.command(rich_help_panel="Manage a running server")(usage.usage)
+app.command(rich_help_panel="Manage a running server")(usage.costs)
 app.add_typer(server.secrets_app, name="secrets", rich_help_panel="Operate")
 app.add_typer(server.db_app, name="db", rich_help_panel="Operate")
 

@@ -29,13 +29,46 @@ KEY_COLUMNS = {
     "owner": lambda k: k["owner"],
     "last used": lambda k: human_time(k["last_used_at"]) or "never",
     "state": lambda k: _key_state(k),
+    "budget": lambda k: budgets_cell(k.get("budgets")),
 }
+BUDGET_HELP = 'e.g. "{}/day" or "{}/month" (UTC); a bare number is per month.'
+PERIOD_SHORT = {"day": "d", "month": "mo"}
 AUDIT_COLUMNS = {
     "when": lambda e: human_time(e["at"]),
     "who": lambda e: e["actor"],
     "action": lambda e: e["action"],
     "target": lambda e: e["target"],
 }
+
+
+def _compact(number: float) -> str:
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if number >= size:
+            return f"{number / size:.3g}{suffix}"
+    return f"{number:g}"
+
+
+def budgets_cell(budgets: list[dict[str, Any]] | None) -> str:
+    """``2M/d 12%, $50/mo 84%!``: each budget, its use, ``!`` from 80 %; fits a narrow column."""
+    cells = []
+    for budget in budgets or ():
+        figure = _compact(budget["limit"])
+        cell = f"{'$' if budget['kind'] == 'usd' else ''}{figure}/{PERIOD_SHORT[budget['period']]}"
+        if "spent" in budget:
+            cell += f" {100 * budget['spent'] / budget['limit']:.0f}%"
+            cell += "!" if budget["warning"] else ""
+        cells.append(cell)
+    return ", ".join(cells)
+
+
+def _budget_body(tokens: str | None, usd: str | None, clear: bool) -> dict[str, Any]:
+    """What ``user budget`` and ``key budget`` send: the budgets named, or both removed."""
+    if clear:
+        return {"budget_tokens": None, "budget_usd": None}
+    body = {k: v for k, v in (("budget_tokens", tokens), ("budget_usd", usd)) if v}
+    if not body:
+        fail("name a budget: --budget-tokens N/day|month, --budget-usd N/day|month, or --clear")
+    return body
 
 
 def _key_state(key: dict[str, Any]) -> str:
@@ -111,12 +144,80 @@ def user_set_role(
     console.print(f"{user['email']} is now {user['role']}")
 
 
+@users_app.command("budget")
+def user_budget(
+    email: str,
+    budget_tokens: str | None = typer.Option(
+        None,
+        help="Tokens the person may use over all their keys and chats, "
+        + BUDGET_HELP.format(2000000, 50000000),
+    ),
+    budget_usd: str | None = typer.Option(
+        None, help="Dollars of endpoint cost the person may use, " + BUDGET_HELP.format(5, 100)
+    ),
+    clear: bool = typer.Option(False, "--clear", help="Remove the person's budgets."),
+    url: str | None = UrlOption,
+    api_key: str | None = KeyOption,
+) -> None:
+    """Set a person's budgets (those not named are kept; --clear removes both)."""
+    body = _budget_body(budget_tokens, budget_usd, clear)
+    client = ApiClient(url, api_key)
+    user = client.call("PUT", f"/api/users/{_user_id(client, email)}/budgets", json=body).json()
+    shown = budgets_cell(user["budgets"]) or "no budgets"
+    console.print(f"{user['email']}: {shown}", highlight=False)
+
+
 @users_app.command("remove")
 def user_remove(email: str, url: str | None = UrlOption, api_key: str | None = KeyOption) -> None:
     """Remove a person, their keys and their conversations."""
     client = ApiClient(url, api_key)
     client.call("DELETE", f"/api/users/{_user_id(client, email)}")
     console.print(f"removed {email}")
+
+
+@users_app.command("invite")
+def user_invite(
+    email: str,
+    role: RoleChoice = typer.Option(RoleChoice.member, help="The person's role."),
+    url: str | None = UrlOption,
+    api_key: str | None = KeyOption,
+) -> None:
+    """Invite a person: prints a one-time link (7 days) to pass on; hfgate sends no email."""
+    body = {"email": email, "role": role.value}
+    answer = ApiClient(url, api_key).call("POST", "/api/users/invite", json=body, ok=(201,)).json()
+    until = answer["expires_at"]
+    console.print(f"invited {email} as {role.value}; the link works once, until {until}:")
+    typer.echo(answer["link"])
+
+
+@users_app.command("reset-link")
+def user_reset_link(
+    email: str, url: str | None = UrlOption, api_key: str | None = KeyOption
+) -> None:
+    """Print a one-time link (24 h) with which the person chooses a new password."""
+    client = ApiClient(url, api_key)
+    answer = client.call("POST", f"/api/users/{_user_id(client, email)}/reset-link").json()
+    console.print(f"reset link for {email}; it works once, until {answer['expires_at']}:")
+    typer.echo(answer["link"])
+
+
+def _set_disabled(email: str, disabled: bool, url: str | None, api_key: str | None) -> None:
+    client = ApiClient(url, api_key)
+    body = {"disabled": disabled}
+    client.call("PATCH", f"/api/users/{_user_id(client, email)}", json=body)
+    console.print(f"{'disabled' if disabled else 'enabled'} {email}")
+
+
+@users_app.command("disable")
+def user_disable(email: str, url: str | None = UrlOption, api_key: str | None = KeyOption) -> None:
+    """Disable a person: no sign-in, sessions end, keys stop; their data stays."""
+    _set_disabled(email, True, url, api_key)
+
+
+@users_app.command("enable")
+def user_enable(email: str, url: str | None = UrlOption, api_key: str | None = KeyOption) -> None:
+    """Enable a disabled person again."""
+    _set_disabled(email, False, url, api_key)
 
 
 @keys_app.command("create")
@@ -130,6 +231,14 @@ def key_create(
     context: str | None = typer.Option(
         None, help="A too-long request: strict (refuse, the default) or trim (drop old turns)."
     ),
+    budget_tokens: str | None = typer.Option(
+        None,
+        help="Tokens (prompt + completion) the key may use, "
+        + BUDGET_HELP.format(2000000, 50000000),
+    ),
+    budget_usd: str | None = typer.Option(
+        None, help="Dollars of endpoint cost the key may use, " + BUDGET_HELP.format(5, 50)
+    ),
     url: str | None = UrlOption,
     api_key: str | None = KeyOption,
 ) -> None:
@@ -142,6 +251,8 @@ def key_create(
         "expires_days": expires,
         "models": model or None,
         "context_policy": context,
+        "budget_tokens": budget_tokens,
+        "budget_usd": budget_usd,
     }
     created = (
         ApiClient(url, api_key)
@@ -161,7 +272,26 @@ def key_list(
 ) -> None:
     """List keys (yours; admins see everyone's)."""
     data = ApiClient(url, api_key).call("GET", "/api/keys").json()["data"]
-    fitted_listing(data, as_json, KEY_COLUMNS, ("name",), optional=("key",))
+    fitted_listing(data, as_json, KEY_COLUMNS, ("name", "budget"), optional=("key",))
+
+
+@keys_app.command("budget")
+def key_budget(
+    key_id: int,
+    budget_tokens: str | None = typer.Option(
+        None, help="Tokens the key may use, " + BUDGET_HELP.format(2000000, 50000000)
+    ),
+    budget_usd: str | None = typer.Option(
+        None, help="Dollars of endpoint cost the key may use, " + BUDGET_HELP.format(5, 50)
+    ),
+    clear: bool = typer.Option(False, "--clear", help="Remove the key's budgets."),
+    url: str | None = UrlOption,
+    api_key: str | None = KeyOption,
+) -> None:
+    """Change a key's budgets (those not named are kept; --clear removes both)."""
+    body = _budget_body(budget_tokens, budget_usd, clear)
+    key = ApiClient(url, api_key).call("PATCH", f"/api/keys/{key_id}", json=body).json()
+    console.print(f"{key['name']}: {budgets_cell(key['budgets']) or 'no budgets'}", highlight=False)
 
 
 @keys_app.command("revoke")

@@ -114,6 +114,10 @@ def _decisive(reply: Reply) -> EndpointPaused | UpstreamAuthFailed | None:
     return error if isinstance(error, EndpointPaused | UpstreamAuthFailed) else None
 
 
+# (model, when the wake began as POSIX time, seconds it took, ready | timeout)
+WakeListener = Callable[[str, float, float, str], None]
+
+
 class ColdStarts:
     def __init__(
         self,
@@ -121,11 +125,13 @@ class ColdStarts:
         board: StatusBoard,
         timeout: float,
         coordinator: WakeCoordinator | None = None,
+        on_wake: WakeListener | None = None,
     ) -> None:
         self.transport = transport
         self.board = board
         self.timeout = timeout
         self.coordinator = coordinator or LocalCoordinator()
+        self.on_wake = on_wake  # told of each wake-up this process waited out, and how it ended
         self._wakers: dict[str, asyncio.Task[None]] = {}
         self._took: dict[str, deque[float]] = {}  # the last wake-ups' durations, per model
 
@@ -237,6 +243,7 @@ class ColdStarts:
                         took = loop.time() - since
                         metrics.observe_cold_start(model.name, took)
                         self._took.setdefault(model.name, deque(maxlen=9)).append(took)
+                        self._tell(model.name, took, "ready")
                         return
                 finally:
                     await self.coordinator.release(model.name)
@@ -245,11 +252,16 @@ class ColdStarts:
             else:
                 await asyncio.sleep(min(FOLLOW_SECONDS, max(0.0, deadline - loop.time())))
         self.board.set(model.name, ModelStatus.SCALED_TO_ZERO, "did not wake before the deadline")
+        self._tell(model.name, loop.time() - since, "timeout")
         raise EndpointColdStartTimeout(
             f"the endpoint behind {model.name} did not wake within {self.timeout:g} s;"
             " it may still be starting: retry in a minute",
             retry_after=30,
         )
+
+    def _tell(self, name: str, took: float, outcome: str) -> None:
+        if self.on_wake is not None:
+            self.on_wake(name, time.time() - took, took, outcome)
 
     async def _hold_until_healthy(self, model: ServedModel, deadline: float) -> bool:
         """Hold ``GET /health`` at the proxy until it is up; paused or refused fail at once."""

@@ -229,6 +229,14 @@ class HfService:
             rows = (await session.scalars(select(Integration))).all()
         return {row.hf_endpoint: row for row in rows if row.hf_endpoint}
 
+    def forget_listing(self) -> None:
+        """A change was made on Hugging Face: the next read lists afresh."""
+        self._listing = None
+
+    async def record(self, namespace: str, name: str) -> tuple[Account, EndpointRecord]:
+        """An endpoint's record, read with the connected account that covers its namespace."""
+        return await self._record(namespace, name)
+
     async def _record(self, namespace: str, name: str) -> tuple[Account, EndpointRecord]:
         for account in await self._accounts():
             if namespace in account.namespaces:

@@ -37,7 +37,9 @@ from hfgate.values.request import check_policy
 # max_input_length, read once the endpoint runs); never served: only ready rows are.
 UNKNOWN_WINDOW = 0
 PAUSED_RECHECK_SECONDS = 15.0  # a paused endpoint answers from the proxy: checking is free
-SETTINGS = frozenset({"wake_on_open", "context_policy", "capabilities"})  # no revalidation
+SETTINGS = frozenset({"wake_on_open", "context_policy", "capabilities", "price_per_hour"})
+# (settings need no revalidation)
+MAX_PRICE = 1000.0  # USD per replica-hour: far above any instance Hugging Face lists
 EDITABLE = frozenset({"name", "api_key", "context_window"}) | SETTINGS
 CAPABILITIES = ("vision", "tools", "json_schema")
 
@@ -185,6 +187,7 @@ class IntegrationService:
             "context_policy": row.context_policy,
             "capabilities": capabilities(row.facts or {}, row.capabilities or {}),
             "capability_overrides": row.capabilities or {},
+            "price_per_hour": row.price_per_hour,
         }
 
     # -- update, revalidate, remove ----------------------------------------------------------
@@ -444,4 +447,16 @@ def _checked_settings(settings: dict[str, Any]) -> dict[str, Any]:
         )
     if overrides == {}:
         settings["capabilities"] = None
+    _check_price(settings.get("price_per_hour"))
     return settings
+
+
+def _check_price(price: Any) -> None:
+    if price is None:
+        return  # null clears it
+    if isinstance(price, bool) or not isinstance(price, int | float) or not 0 <= price <= MAX_PRICE:
+        raise InvalidRequest(
+            f"price_per_hour must be the instance's price in USD per hour, 0 to {MAX_PRICE:g}"
+            " (null clears it; a connected account's price list wins when it has one)",
+            param="price_per_hour",
+        )

@@ -335,3 +335,67 @@ def _setup_failed(exc: HfgateError, fields: dict[str, Any], token_valid: bool) -
         return _setup_page(403, error=exc.message if exc.status == 403 else BAD_LINK)
     email = fields.get("email") if isinstance(fields.get("email"), str) else ""
     return _setup_page(exc.status, error=exc.message, token=fields.get("token"), email=email)
+
+
+# -- invitations and password resets -----------------------------------------------------------
+# A one-time link an admin made (``auth/invites.py``): the person chooses a password and is
+# signed in. The token in the form is what a cross-site page cannot know: it is the CSRF guard.
+
+INVITE_TITLES = {"invite": "Join hfgate", "reset": "Choose a new password"}
+
+
+def _invite_page(status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("token", None)
+    title = INVITE_TITLES.get(context.get("purpose") or "", "One-time link")
+    return _render(
+        "invite.html", status, page="invite", title=title, min_length=MIN_LENGTH, **context
+    )
+
+
+@router.get("/invite")
+async def invite(request: Request, token: str | None = None) -> Response:
+    try:
+        pending = await services(request).links.pending(token)
+    except HfgateError as exc:
+        return _invite_page(exc.status, error=exc.message)
+    return _invite_page(token=token, email=pending.email, purpose=pending.purpose)
+
+
+@router.post("/invite")
+async def invite_submit(request: Request) -> Response:
+    """Form fields (the page) or JSON (scripts): ``token``, ``password``."""
+    as_json = request.headers.get("content-type", "").startswith("application/json")
+    fields: dict[str, Any] = {}
+    links = services(request).links
+    try:
+        fields = await _setup_fields(request, as_json)
+        if "password_repeat" in fields and fields["password_repeat"] != fields.get("password"):
+            raise InvalidRequest("the two passwords differ", param="password_repeat")
+        cookie, principal, _csrf = await links.redeem(fields.get("token"), fields.get("password"))
+    except HfgateError as exc:
+        if as_json:
+            return hfgate_error_response(exc)
+        return await _invite_failed(request, exc, fields)
+    if as_json:
+        user = {"id": principal.user_id, "email": principal.email, "role": principal.role}
+        body = orjson.dumps({"user": user, "next": "/chat"})
+        response: Response = Response(body, media_type="application/json")
+    else:
+        response = RedirectResponse("/chat", 303)
+    set_session_cookie(request, response, cookie)
+    return response
+
+
+async def _invite_failed(request: Request, exc: HfgateError, fields: dict[str, Any]) -> Response:
+    """The page again with the reason; the form only while the link still works."""
+    try:
+        pending = await services(request).links.pending(fields.get("token"))
+    except HfgateError as gone:
+        return _invite_page(gone.status, error=gone.message)
+    return _invite_page(
+        exc.status,
+        error=exc.message,
+        token=fields.get("token"),
+        email=pending.email,
+        purpose=pending.purpose,
+    )

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from hfgate.api import choices, wire
 from hfgate.api.bodies import OBJECT_BODY, SSE_HEADERS, json_body
-from hfgate.api.deps import caller, generation_caller, services
+from hfgate.api.deps import generation_caller, services
 from hfgate.api.disconnect import cancel_on_disconnect
 from hfgate.chat.lifecycle import Caller
 from hfgate.chat.service import Prepared
-from hfgate.errors import InvalidRequest
 from hfgate.values.principal import Principal
 from hfgate.values.request import (
     ChatRequest,
@@ -91,13 +90,3 @@ async def chat_completions(request: Request) -> Response:
 async def completions(request: Request) -> Response:
     principal = await generation_caller(request)
     return await completion_response(request, principal, await json_body(request))
-
-
-@router.get("/api/usage")
-async def usage(
-    request: Request, principal: Principal = Depends(caller), days: int = 30
-) -> dict[str, Any]:
-    """Token usage by model and by key; members see their own, admins everyone's."""
-    if not 1 <= days <= 3650:
-        raise InvalidRequest("days must be between 1 and 3650", param="days")
-    return await services(request).usage.summary(principal, days)

@@ -308,6 +308,31 @@ export function initHf(kit) {
     ];
   }
 
+  // -- import all ------------------------------------------------------------------------------
+
+  async function importAll() {
+    const ask = 'Import every endpoint hfgate can serve that is not imported yet? Each goes through'
+      + ' the same checks as one imported by hand; endpoints that are asleep are added as pending.';
+    if (!(await confirmDialog({ title: 'Import all endpoints', body: ask, confirm: 'Import all', danger: false }))) return;
+    const button = $('hf-import-all');
+    button.disabled = true;
+    try {
+      const done = await api('/api/hf/endpoints/import-all', { method: 'POST' });
+      epoch += 1;
+      const n = (list) => list.length;
+      const failed = done.failed.map((f) => `${f.endpoint}: ${f.message}`).join('; ');
+      toast(`Imported ${n(done.imported)}, skipped ${n(done.skipped)}`
+        + (n(done.failed) ? `, could not import ${n(done.failed)} (${failed})` : ''),
+        n(done.failed) ? 'error' : 'info', n(done.failed) ? 9000 : 4000);
+      kit.refreshIntegrations();
+      await loadEndpoints({ refresh: true });
+    } catch (err) {
+      toast(err.message, 'error', 6000);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   // -- resume, pause, scale to zero ------------------------------------------------------------
 
   async function act(row, action) {
@@ -509,6 +534,7 @@ export function initHf(kit) {
     }
     schedule();
   });
+  $('hf-import-all').addEventListener('click', importAll);
 
   return {
     async show() {
