@@ -92,7 +92,9 @@ function attribution(root, report) {
     row.tokens += line.tokens || 0;
     sums.set(id, row);
   }
-  const totals = new Map(report.endpoints.map((e) => [e.model, e.total_usd]));
+  // Shares of what the lines add up to: each period's lines are rounded to cents on their own.
+  const totals = new Map();
+  for (const row of sums.values()) totals.set(row.model, (totals.get(row.model) || 0) + row.usd);
   const rows = [...sums.values()].sort((a, b) => a.model.localeCompare(b.model) || b.usd - a.usd);
   const who = (r) => (r.line === 'usage' ? `${r.user || 'unknown'}${r.key ? ` (${r.key})` : ''}` : `the endpoint itself (${r.line})`);
   const share = (r) => (totals.get(r.model) ? `${((100 * r.usd) / totals.get(r.model)).toFixed(1)} %` : '—');
