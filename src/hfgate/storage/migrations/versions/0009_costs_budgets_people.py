@@ -73,7 +73,9 @@ def downgrade() -> None:
         batch_op.drop_column("price_per_hour")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_column("budgets")
-    with op.batch_alter_table("users", schema=None) as batch_op:
+    # Never a copy of ``users`` on SQLite: dropping the old table would cascade to every
+    # conversation, key and session (SQLite >= 3.35 drops a column in place).
+    with op.batch_alter_table("users", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("budgets")
         batch_op.drop_column("disabled_at")
     for table in ("user_tokens", "leases", "cold_starts", "endpoint_spans"):
