@@ -110,6 +110,7 @@ class Services:
         )
         self.cost_source = CostSource(self.hf)
         self.costs = CostService(self.db, self.cost_source.facts)
+        self.budgets.usd = self.costs.spent_usd
         self.ledger = LedgerWriter(self.db, self.cost_source.observations, settings.ledger_interval)
         self.lifecycle = Lifecycle(
             self.board, self.coldstarts, self.usage, self.limiter, self.budgets

@@ -4,7 +4,7 @@ Before a call, ``check`` compares each budget of the caller's key and person wit
 spent in its period; after it, ``count`` adds the call's tokens (prompt + completion) to the
 counters of the token budgets. A call started under a limit may end over it; the next is
 refused. Dollars are the holder's attributed cost from the cost ledger
-(``hfgate.costs.spend``), read at most every ``USD_CACHE_SECONDS`` per holder and period.
+(``CostService.spent_usd``), read at most every ``USD_CACHE_SECONDS`` per holder and period.
 A principal without budgets never reaches this module (``Principal.budgeted``).
 """
 
@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from hfgate.audit import audit_event
 from hfgate.budgets.counters import Counters, MemoryCounters, SeedFailed
 from hfgate.budgets.periods import shown, window
-from hfgate.costs.spend import spent_usd
+from hfgate.costs.service import CostService
 from hfgate.errors import BudgetExceeded, NotFound
 from hfgate.storage import Database
 from hfgate.storage.tables import UsageRecord, User
@@ -101,11 +101,13 @@ def holdings(principal: Principal) -> list[tuple[Holder, Budget]]:
 
 class Budgets:
     def __init__(
-        self, db: Database, counters: Counters | None = None, usd: SpentUsd = spent_usd
+        self, db: Database, counters: Counters | None = None, usd: SpentUsd | None = None
     ) -> None:
         self.db = db
         self.counters: Counters = counters or MemoryCounters()
-        self._usd = usd
+        # The process's cost service (``Services`` hands its own), so one ledger read serves
+        # every key's and person's dollars at once.
+        self.usd: SpentUsd = usd or CostService(db).spent_usd
         self._usd_cache: dict[tuple[Holder, datetime], tuple[float, float]] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -205,7 +207,7 @@ class Budgets:
             return cached[1]
         ids = {"key_id": holder.id} if holder.kind == "key" else {"user_id": holder.id}
         try:
-            spent = float(await self._usd(self.db, start, **ids))
+            spent = float(await self.usd(start, **ids))
         except Exception as exc:
             raise SeedFailed(f"the cost ledger: {exc}") from exc
         if len(self._usd_cache) > 10_000:

@@ -3,7 +3,7 @@
 import { api } from './lib/api.js';
 import { icon } from './lib/icons.js';
 import { initShell } from './lib/shell.js';
-import { confirmDialog, copyText, el, fmtInt, timeAgo, timeUntil, toast } from './lib/ui.js';
+import { confirmDialog, copyButton, el, fmtInt, timeAgo, timeUntil, toast } from './lib/ui.js';
 
 const IS_ADMIN = ['owner', 'admin'].includes(document.body.dataset.role);
 const $ = (id) => document.getElementById(id);
@@ -140,9 +140,6 @@ form.addEventListener('submit', async (event) => {
   }
 });
 
-$('new-key-copy').addEventListener('click', async () => {
-  const ok = await copyText($('new-key-value').textContent);
-  toast(ok ? 'Key copied' : 'Could not copy: select it and copy by hand', ok ? 'info' : 'error');
-});
+copyButton($('new-key-copy'), $('new-key-value'), 'Key');
 
 load();

@@ -1,7 +1,7 @@
 // The people page: invite or add someone, change a role, disable, make a reset link, remove.
 import { api } from './lib/api.js';
 import { initShell } from './lib/shell.js';
-import { confirmDialog, copyText, el, iconButton, openDialog, popupMenu, timeAgo, toast } from './lib/ui.js';
+import { confirmDialog, copyButton, el, iconButton, openDialog, popupMenu, timeAgo, toast } from './lib/ui.js';
 
 const ME = document.body.dataset.email;
 const I_AM_OWNER = document.body.dataset.role === 'owner';
@@ -185,9 +185,6 @@ form.addEventListener('submit', async (event) => {
   }
 });
 
-$('new-link-copy').addEventListener('click', async () => {
-  const ok = await copyText($('new-link-value').textContent);
-  toast(ok ? 'Link copied' : 'Could not copy: select it and copy by hand', ok ? 'info' : 'error');
-});
+copyButton($('new-link-copy'), $('new-link-value'), 'Link');
 
 load();

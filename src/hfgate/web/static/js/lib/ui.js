@@ -60,6 +60,14 @@ export function toast(message, kind = 'info', ms = 3800) {
 
 // -- clipboard ---------------------------------------------------------------------------------
 
+/** A button that copies the text of ``source`` (a secret shown once), saying how it went. */
+export function copyButton(button, source, what) {
+  button.addEventListener('click', async () => {
+    const ok = await copyText(source.textContent);
+    toast(ok ? `${what} copied` : 'Could not copy: select it and copy by hand', ok ? 'info' : 'error');
+  });
+}
+
 export async function copyText(text) {
   try {
     if (navigator.clipboard && window.isSecureContext) {
