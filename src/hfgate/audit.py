@@ -18,13 +18,12 @@ from sqlalchemy import Select, func, select
 from hfgate.errors import InvalidRequest
 from hfgate.storage import Database
 from hfgate.storage.tables import AuditEvent, iso
-from hfgate.textcheck import plain_text
+from hfgate.textcheck import plain_text, spreadsheet_safe
 from hfgate.values.principal import Principal
 
 MAX_LIMIT = 1000
 CSV_COLUMNS = ("id", "at", "actor", "action", "target", "detail")
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def audit_event(
@@ -134,11 +133,5 @@ def audit_csv(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         detail = orjson.dumps(row["detail"] or {}).decode()
         cells = [row["id"], row["at"], row["actor"], row["action"], row["target"], detail]
-        writer.writerow([_cell(cell) for cell in cells])
+        writer.writerow([spreadsheet_safe(cell) for cell in cells])
     return out.getvalue()
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value

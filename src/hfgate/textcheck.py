@@ -34,3 +34,15 @@ def plain_text(value: object, field: str, max_length: int) -> str:
             param=field,
         )
     return text
+
+
+# A cell a spreadsheet would run as a formula: key names, emails and model ids are chosen by
+# whoever made them, and a CSV export is opened by others.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """``value``, with text that starts like a formula quoted by a leading ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value

@@ -138,3 +138,12 @@ async def test_a_clean_restart_continues_the_span_without_a_gap(db: Database) ->
     spans = (await store.spans(db, start, start + timedelta(hours=1)))["m"]
     assert [(s.start, s.end) for s in spans] == [(start.timestamp(), start.timestamp() + 60)]
     await db.close()
+
+
+def test_costs_csv_quotes_text_a_spreadsheet_would_run() -> None:
+    from hfgate.costs.service import as_csv
+
+    line = {"model": "m", "start": "s", "line": "usage", "user": "@evil", "key": "=1+1"}
+    text = as_csv({"attribution": [line | {"user_id": 1, "key_id": 2, "tokens": 3, "usd": 0.5}]},
+                  "attribution")  # fmt: skip
+    assert "'=1+1" in text and "'@evil" in text and ",=1+1" not in text

@@ -17,6 +17,7 @@ from hfgate.costs.ledger import Busy
 from hfgate.costs.report import EndpointCost, attribution, compute, money, names, seconds
 from hfgate.errors import InvalidRequest
 from hfgate.storage import Database
+from hfgate.textcheck import spreadsheet_safe
 from hfgate.values.principal import Principal
 
 MAX_DAYS = 366
@@ -181,7 +182,9 @@ def as_csv(report: dict[str, Any], view: str) -> str:
         fields = ["model", "start", "line", "user", "key", "user_id", "key_id", "tokens", "usd"]
         writer = csv.DictWriter(out, fields, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
-        writer.writerows(report["attribution"])
+        writer.writerows(
+            {k: spreadsheet_safe(v) for k, v in line.items()} for line in report["attribution"]
+        )
         return out.getvalue()
     if view != "endpoints":
         raise InvalidRequest("view must be endpoints or attribution", param="view")
@@ -193,7 +196,8 @@ def as_csv(report: dict[str, Any], view: str) -> str:
     for endpoint in report["endpoints"]:
         for p in endpoint["periods"]:
             writer_rows.writerow(
-                [endpoint["model"], endpoint["hf_endpoint"] or "", p["start"], p["price_per_hour"]]
+                [spreadsheet_safe(endpoint["model"]), endpoint["hf_endpoint"] or ""]
+                + [p["start"], p["price_per_hour"]]
                 + [p[k] for k in money_fields]
                 + [p["seconds"][k] for k in kinds]
             )

@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 from hfgate.errors import InvalidRequest
+from hfgate.textcheck import spreadsheet_safe
 
 PERCENTILES = ["ttft_p50_ms", "ttft_p95_ms", "latency_p50_ms", "latency_p95_ms"]
 COUNTS = ["requests", "prompt_tokens", "completion_tokens", "errors"]
@@ -50,11 +51,4 @@ def usage_csv(report: dict[str, Any], view: str) -> str:
 
 
 def _safe(row: dict[str, Any]) -> dict[str, Any]:
-    """Text that a spreadsheet would run as a formula (``=…``, ``+…``) is quoted with ``'``:
-    a key's name or a model id is chosen by whoever made it, and the CSV is opened by others."""
-    return {
-        field: f"'{value}"
-        if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r")
-        else value
-        for field, value in row.items()
-    }
+    return {field: spreadsheet_safe(value) for field, value in row.items()}
